@@ -519,13 +519,15 @@ def cli(argv: list[str]) -> int:
         questions = questions[:args.limit]
     modes = list(MODES) if args.mode == "all" else [args.mode]
 
+    from qa.store import IndexProblem
+
     try:
         engine = open_engine(settings.index)
-    except Exception as exc:  # noqa: BLE001 - Engine.open's errors already say what to do
+        result = evaluate(engine, questions, k=k, modes=modes, latency_sample=args.latency_sample,
+                          progress=sys.stderr.isatty())
+    except (IndexProblem, OSError, ValueError) as exc:  # their messages say what to do
         print(f"qa eval: {exc}", file=sys.stderr)
         return 2
-    result = evaluate(engine, questions, k=k, modes=modes, latency_sample=args.latency_sample,
-                      progress=sys.stderr.isatty())
     result.update({"questions_file": str(args.questions), "index": str(settings.index)})
 
     if result["counts"]["scored"] == 0:

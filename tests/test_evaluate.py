@@ -219,10 +219,12 @@ def test_cli_when_no_gold_document_is_indexed(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_reports_an_index_that_does_not_open(tmp_path, monkeypatch, capsys):
+    from qa.store import IndexProblem
+
     qfile = write_jsonl(tmp_path / "q.jsonl", FAKE_ROWS[:1])
 
     def fail(index):
-        raise FileNotFoundError(f'Index not found at {index}: run "qa build"')
+        raise IndexProblem(f'Index not found at {index}: run "qa build"')
 
     monkeypatch.setattr(ev, "open_engine", fail)
     assert ev.cli([str(qfile), "--index", "nowhere"]) == 2
