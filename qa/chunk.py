@@ -1,0 +1,81 @@
+"""Chunking: a document's cleaned text cut into spans that fit the model's window.
+
+LangChain's recursive splitter chooses the boundaries (paragraphs, then lines, then
+sentences, then words); the offsets are ours. ``add_start_index`` in LangChain guesses a
+chunk's start with ``str.find`` from the previous start, which lands on the wrong copy when
+text repeats, so each chunk is located here from the position the splitter must have
+reached, and every chunk satisfies ``document.text[start:end] == chunk.text``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from .types import Chunk, Document
+
+# Paragraph, line, sentence, clause, word, character: the recursive splitter tries them in order.
+SEPARATORS = ["\n\n", "\n", r"(?<=[.!?。])\s+", r"(?<=[;:])\s+", r"(?<=,)\s+", r"\s+", ""]
+
+# Room the embedded text leaves for the headline in front of the chunk, in word pieces.
+TITLE_TOKENS = 40
+
+
+class Chunker:
+    """Splits documents into token-bounded, overlapping chunks with exact offsets.
+
+    Args:
+        count_tokens: the model tokenizer's word-piece count of a string (no special tokens).
+        chunk_tokens: the most word pieces a chunk may hold.
+        overlap_tokens: how many word pieces neighbouring chunks may share.
+    """
+
+    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int = 200,
+                 overlap_tokens: int = 40) -> None:
+        if not 0 <= overlap_tokens < chunk_tokens:
+            raise ValueError("chunk overlap must be smaller than the chunk size")
+        self.count_tokens = count_tokens
+        self.splitter = RecursiveCharacterTextSplitter(
+            chunk_size=chunk_tokens,
+            chunk_overlap=overlap_tokens,
+            length_function=count_tokens,
+            separators=SEPARATORS,
+            is_separator_regex=True,
+            keep_separator="end",
+            strip_whitespace=True,
+        )
+
+    def split(self, doc: Document) -> list[Chunk]:
+        return list(locate_chunks(doc.doc_id, doc.text, self.splitter.split_text(doc.text)))
+
+    def split_many(self, docs: Iterable[Document]) -> list[Chunk]:
+        return [chunk for doc in docs for chunk in self.split(doc)]
+
+
+def locate_chunks(doc_id: str, text: str, pieces: list[str]) -> Iterable[Chunk]:
+    """Give each piece its offsets in ``text``, in order, never moving backwards.
+
+    A piece starts at or after the previous piece's start (overlap) and, since the
+    splitter moves forward, not before it. Among the copies of a repeated piece the first
+    one after the previous start is the one the splitter took.
+    """
+    cursor = 0
+    last_start = -1
+    for piece in pieces:
+        if not piece:
+            continue
+        start = text.find(piece, last_start + 1)
+        if start < 0:  # cannot happen with strip_whitespace on an exact split; keep it honest
+            start = text.find(piece, cursor)
+            if start < 0:
+                raise ValueError(f"chunk not found in its document {doc_id!r}")
+        end = start + len(piece)
+        yield Chunk(doc_id=doc_id, start=start, end=end, text=piece)
+        last_start = start
+        cursor = end
+
+
+def embedding_text(title: str, chunk_text: str, title_budget: str | None = None) -> str:
+    """What is embedded for a chunk: the headline (already cut to its budget) then the text."""
+    head = title_budget if title_budget is not None else title
+    return f"{head}\n{chunk_text}" if head else chunk_text

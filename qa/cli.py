@@ -1,0 +1,110 @@
+"""The ``qa`` command: build, ask, eval."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+
+for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                      ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
+    os.environ.setdefault(_name, _value)
+
+from .settings import MODES, Settings  # noqa: E402
+from .store import IndexProblem  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "eval":
+        from .evaluate import cli as eval_cli
+
+        return _guarded(lambda: eval_cli(argv[1:]))
+    parser = argparse.ArgumentParser(prog="qa", description="Cited answers from a news archive.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_build = sub.add_parser("build", help="build or refresh the index from the corpus")
+    p_build.add_argument("--corpus", help="corpus folder (default: $QA_CORPUS or corpus/)")
+    p_build.add_argument("--index", help="index folder (default: $QA_INDEX or index/)")
+    p_build.add_argument("--model", help="a local sentence-transformers directory (default: $QA_MODEL or the bundled all-MiniLM-L6-v2)")
+    p_build.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p_ask = sub.add_parser("ask", help="answer a question from the index")
+    p_ask.add_argument("question")
+    p_ask.add_argument("--index", help="index folder (default: $QA_INDEX or index/)")
+    p_ask.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    p_ask.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+    p_ask.add_argument("--history", action="append", default=[], metavar="QUESTION",
+                       help="an earlier question of the conversation (repeat, oldest first)")
+    p_ask.add_argument("--source", help="only documents whose id starts with this")
+    p_ask.add_argument("--publisher", help="only documents of this publisher")
+    p_ask.add_argument("--after", help="only documents published on or after this date (YYYY-MM-DD)")
+    p_ask.add_argument("--before", help="only documents published on or before this date (YYYY-MM-DD)")
+    p_ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    sub.add_parser("eval", help="evaluate on a question set (qa eval --help)")
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        return _guarded(lambda: _build(args))
+    return _guarded(lambda: _ask(args))
+
+
+def _guarded(run) -> int:
+    """Errors a user can fix are printed as one line, not a traceback."""
+    try:
+        return run()
+    except (IndexProblem, FileNotFoundError, ValueError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"qa: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+def _build(args) -> int:
+    from .build import build
+
+    settings = Settings.from_env(corpus=args.corpus, index=args.index, model=args.model)
+    print(f"Building {settings.index}/ from {settings.corpus}/ ...", file=sys.stderr)
+    report = build(settings, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+    print(report.summary())
+    return 0
+
+
+def _ask(args) -> int:
+    from .engine import Engine
+
+    settings = Settings.from_env(index=args.index)
+    filters = {k: v for k, v in (("source", args.source), ("publisher", args.publisher),
+                                 ("after", args.after), ("before", args.before)) if v}
+    engine = Engine.open(settings.index)
+    answer = engine.ask(args.question, k=args.k, history=args.history or None,
+                        filters=filters or None, mode=args.mode)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer) -> str:
+    """A readable answer: the best sentence, then numbered citations."""
+    lines = []
+    if answer.abstained:
+        lines.append("No confident answer in the corpus. The closest passages:")
+    elif answer.passages:
+        best = answer.passages[0]
+        lines.append(f"“{best.highlighted_sentence}” [1]")
+    for n, p in enumerate(answer.passages, start=1):
+        meta = " · ".join(x for x in (p.publisher, (p.published or "")[:10], p.author) if x)
+        lines.append("")
+        lines.append(f"[{n}] {p.title or '(untitled)'}" + (f" — {meta}" if meta else ""))
+        lines.append(f"    {p.doc_id} chars {p.start}-{p.end}, score {p.score:.3f}" + (f"  {p.url}" if p.url else ""))
+        lines.extend(textwrap.wrap(p.text, width=96, initial_indent="    ", subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The engine: one open index and one model, answering questions with cited passages."""
+from __future__ import annotations
+
+import time
+import unicodedata
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import lexical, store
+from .answer import best_sentence, overlaps
+from .embed import Encoder, get_encoder
+from .retrieve import Candidates, Retriever, doc_mask
+from .settings import MODES, Settings
+from .types import Answer, BuildReport, Document, Passage
+
+MAX_QUESTION_CHARS = 2000
+HISTORY_WEIGHT = 0.5  # how much an earlier question's terms count in a follow-up's query
+MAX_K = 50
+
+
+class Engine:
+    """Answers questions from an index built by ``Engine.build`` / ``qa build``.
+
+    ``Engine.open`` is read-only; the model and the index are loaded once and shared by
+    every ``ask``.
+    """
+
+    def __init__(self, index_dir: Path, settings: Settings, manifest: dict, encoder: Encoder | None) -> None:
+        self.index_dir = Path(index_dir)
+        self.settings = settings
+        self.manifest = manifest
+        folder = store.generation_dir(self.index_dir, manifest)
+        self.docs = store.DocumentStore(folder / "docs.sqlite")
+        chunks = store.read_chunks(folder)
+        counts = manifest.get("counts", {})
+        if len(chunks) != counts.get("chunks") or len(self.docs.meta) != counts.get("documents"):
+            raise store.IndexProblem(
+                f'Index at {index_dir}/ is inconsistent (its files disagree with its manifest): '
+                'run "qa build" to rebuild it')
+        self.chunk_doc = np.ascontiguousarray(chunks[:, 0])
+        self.chunk_span = np.ascontiguousarray(chunks[:, 1:3])
+        faiss_index = store.read_vectors(folder, manifest["dim"], len(chunks))
+        try:
+            term_counts, vocab = lexical.load_counts(folder)
+        except (OSError, ValueError) as exc:
+            raise store.IndexProblem(
+                f'Index at {index_dir}/ has a missing or damaged BM25 file ({exc}): run "qa build"') from exc
+        if term_counts.shape[0] != len(chunks):
+            raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
+        self.retriever = Retriever(faiss_index, store.flat_vectors(faiss_index),
+                                   lexical.BM25(term_counts, vocab), self.chunk_doc)
+        self._encoder = encoder
+
+    # --- opening and building ------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, index: str | Path = "index", model: str | None = None, **settings) -> "Engine":
+        """Open a built index read-only.
+
+        Raises ``IndexProblem`` with what to do when the index is missing, damaged, or was
+        built with another model than ``model``.
+        """
+        index_dir = Path(index)
+        manifest = store.read_manifest(index_dir)
+        built = Settings.from_dict(manifest.get("settings", {}))
+        chosen = Settings.from_env().with_(index=str(index_dir), **settings)
+        chosen = chosen.with_(model=model if model is not None else built.model,
+                              chunk_tokens=built.chunk_tokens,
+                              chunk_overlap_tokens=built.chunk_overlap_tokens)
+        if chosen.model_name != manifest.get("model"):
+            raise store.IndexProblem(
+                f"Index at {index_dir}/ was built with the model {manifest.get('model')}, not "
+                f'{chosen.model_name}: run "qa build" with the model you want, or open it with its own')
+        return cls(index_dir, chosen, manifest, None)
+
+    @classmethod
+    def build(cls, corpus: str | Path = "corpus", index: str | Path = "index", progress: bool = False,
+              log: Callable[[str], None] = print, **settings) -> "Engine":
+        """Build or refresh the index (only changed files are re-embedded) and open it."""
+        chosen = Settings.from_env().with_(corpus=str(corpus), index=str(index), **settings)
+        from .build import build
+
+        encoder = get_encoder(chosen.model_path)
+        report = build(chosen, progress=progress, log=log, encoder=encoder)
+        engine = cls.open(index, model=chosen.model)
+        engine._encoder = encoder
+        engine.last_build = report
+        return engine
+
+    last_build: BuildReport | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = get_encoder(self.settings.model_path)
+            if self._encoder.dim != self.manifest["dim"]:
+                raise store.IndexProblem(
+                    f"The model gives vectors of dimension {self._encoder.dim}, the index holds "
+                    f'{self.manifest["dim"]}: run "qa build"')
+        return self._encoder
+
+    def warm(self) -> "Engine":
+        """Load the model now rather than on the first question."""
+        self.encoder.encode_query("warm up")
+        return self
+
+    # --- documents -----------------------------------------------------------------------------
+
+    def document(self, doc_id: str) -> Document:
+        """The cleaned article a citation points into."""
+        pos = self.docs.position.get(doc_id)
+        if pos is None:
+            raise KeyError(f"No document {doc_id!r} in the index")
+        return self.docs.document(pos)
+
+    def doc_ids(self) -> set[str]:
+        return set(self.docs.position)
+
+    def publishers(self) -> list[str]:
+        return sorted({m.publisher for m in self.docs.meta if m.publisher})
+
+    def sources(self) -> list[str]:
+        return sorted({m.doc_id.split("#", 1)[0] for m in self.docs.meta})
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        dates = sorted(m.published[:10] for m in self.docs.meta if m.published)
+        return (dates[0], dates[-1]) if dates else (None, None)
+
+    @property
+    def size(self) -> int:
+        return self.retriever.size
+
+    # --- asking --------------------------------------------------------------------------------
+
+    def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None,
+            filters: dict | None = None, mode: str | None = None) -> Answer:
+        """Answer ``question`` with at most ``k`` passages, best first.
+
+        ``history``: the earlier user questions of the conversation, oldest first.
+        ``filters``: ``source``, ``publisher``, ``after``, ``before`` (see ``retrieve.doc_mask``).
+        ``mode``: ``dense``, ``bm25`` or ``hybrid`` (default: the settings' mode).
+        """
+        return self.ask_many([question], k=k, histories=[history], filters=filters, mode=mode)[0]
+
+    def ask_many(self, questions: Sequence[str], k: int = 5,
+                 histories: Sequence[Sequence[str] | None] | None = None,
+                 filters: dict | None = None, mode: str | None = None,
+                 batch_size: int = 64) -> list[Answer]:
+        """``ask`` for many questions, their queries encoded in batches."""
+        started = time.perf_counter()
+        mode = mode or self.settings.mode
+        if mode not in MODES:
+            raise ValueError(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
+        histories = list(histories) if histories is not None else [None] * len(questions)
+        cleaned = [clean_question(q) for q in questions]
+        hist = [[clean_question(h, strict=False) for h in (hs or []) if h and h.strip()] for hs in histories]
+        queries = [query_text(q, h) for q, h in zip(cleaned, hist)]
+        allowed = doc_mask(self.docs.meta, filters)
+        vectors = self.encoder.encode(queries, batch_size=batch_size)
+        shared = (time.perf_counter() - started) / max(len(questions), 1)
+        answers = []
+        for question, q, h, query, vec in zip(questions, cleaned, hist, queries, vectors):
+            t0 = time.perf_counter()
+            weights = self._term_weights(q, h)
+            cands = self.retriever.search(vec, query, mode, self.settings.candidates, allowed,
+                                          self.settings.hybrid_weight, _query_weights(q, h))
+            passages = self._passages(cands, k, weights)
+            abstained = not passages or float(max(cands.dense[: max(k, 1)], default=0.0)) < self.settings.abstain_below
+            answers.append(Answer(question=question, passages=passages, abstained=abstained, mode=mode,
+                                  query=query, seconds=shared + time.perf_counter() - t0))
+        return answers
+
+    def _term_weights(self, question: str, history: list[str]) -> dict[str, float]:
+        weights = self.retriever.bm25.term_weights(question)
+        for earlier in history[-1:]:
+            for term, w in self.retriever.bm25.term_weights(earlier).items():
+                weights.setdefault(term, HISTORY_WEIGHT * w)
+        return weights
+
+    def _passages(self, cands: Candidates, k: int, weights: dict[str, float]) -> list[Passage]:
+        chosen: list[tuple[int, float]] = []
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for row, score in zip(cands.rows, cands.scores):
+            doc = int(self.chunk_doc[row])
+            span = (int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1]))
+            if any(overlaps(span, s) for s in spans.get(doc, [])):
+                continue  # an overlapping chunk of the same article is already shown
+            spans.setdefault(doc, []).append(span)
+            chosen.append((int(row), float(score)))
+            if len(chosen) == k:
+                break
+        texts = self.docs.texts(sorted({int(self.chunk_doc[r]) for r, _ in chosen})) if chosen else {}
+        passages = []
+        for row, score in chosen:
+            doc = int(self.chunk_doc[row])
+            start, end = int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1])
+            text = texts[doc][start:end]
+            meta = self.docs.meta[doc]
+            passages.append(Passage(
+                text=text, score=round(score, 4), doc_id=meta.doc_id, title=meta.title, url=meta.url,
+                published=meta.published, start=start, end=end, highlight=best_sentence(text, weights),
+                publisher=meta.publisher, author=meta.author))
+        return passages
+
+
+def clean_question(text: str, strict: bool = True) -> str:
+    """The question with control characters removed and white space folded.
+
+    Raises ``ValueError`` with a message for the user when it is empty or too long.
+    """
+    if not isinstance(text, str):
+        raise ValueError("The question must be text")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = " ".join(text.split())
+    if strict and not text:
+        raise ValueError("The question is empty: type a question about the news archive")
+    if len(text) > MAX_QUESTION_CHARS:
+        if strict:
+            raise ValueError(f"The question is too long ({len(text):,} characters): "
+                             f"ask in at most {MAX_QUESTION_CHARS:,} characters")
+        text = text[:MAX_QUESTION_CHARS]
+    return text
+
+
+def query_text(question: str, history: list[str]) -> str:
+    """What is searched: a follow-up carries the previous question, which names its subject."""
+    return f"{history[-1]} {question}" if history else question
+
+
+def _query_weights(question: str, history: list[str]) -> dict[str, float] | None:
+    """BM25 weights of a follow-up's query: terms only from the earlier question count less."""
+    if not history:
+        return None
+    own = set(lexical.tokenize(question))
+    return {t: HISTORY_WEIGHT for t in lexical.tokenize(history[-1]) if t not in own}

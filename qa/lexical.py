@@ -1,0 +1,155 @@
+"""BM25 over chunks: stemmed terms, a sparse term-frequency matrix, numpy scoring.
+
+The matrix is kept by chunk row so an incremental build copies the rows of unchanged
+chunks and tokenises only new ones; IDF and length norms are recomputed on open.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+
+# A short English stopword list: function words that carry no topic.
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers herself him himself his how i if in into is it its itself just
+me more most my myself no nor not of off on once only or other our ours ourselves out over own
+same she should so some such than that the their theirs them themselves then there these they
+this those through to too under until up very was we were what when where which while who whom
+why will with would you your yours yourself yourselves s t d ll m re ve
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stemmed word tokens without stopwords."""
+    words = [w for w in TOKEN_RE.findall(text.lower()) if w not in STOPWORDS]
+    return _stemmer().stemWords(words)
+
+
+class BM25:
+    """Okapi BM25 over a chunk × term matrix of raw counts.
+
+    Args:
+        counts: CSR matrix, one row per chunk, one column per vocabulary term.
+        vocab: term → column.
+    """
+
+    def __init__(self, counts: sp.csr_matrix, vocab: dict[str, int], k1: float = 1.2,
+                 b: float = 0.75) -> None:
+        self.counts = counts.tocsr()
+        self.vocab = vocab
+        self.k1, self.b = k1, b
+        n = self.counts.shape[0]
+        lengths = np.asarray(self.counts.sum(axis=1)).ravel().astype("float32")
+        avg = float(lengths.mean()) if n else 1.0
+        df = np.bincount(self.counts.indices, minlength=self.counts.shape[1]).astype("float32")
+        self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype("float32")
+        self.norm = (k1 * (1 - b + b * lengths / max(avg, 1e-9))).astype("float32")
+        self._csc = self.counts.tocsc()
+
+    @property
+    def size(self) -> int:
+        return self.counts.shape[0]
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> "BM25":
+        vocab: dict[str, int] = {}
+        return cls(count_matrix(texts, vocab), vocab)
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        """IDF of each known query term (repeats add up)."""
+        weights: dict[str, float] = {}
+        for term in tokenize(text):
+            col = self.vocab.get(term)
+            if col is not None:
+                weights[term] = weights.get(term, 0.0) + float(self.idf[col])
+        return weights
+
+    def scores(self, query: str, weights: dict[str, float] | None = None) -> np.ndarray:
+        """BM25 score of every chunk for ``query`` (zeros where no term matches).
+
+        ``weights`` optionally scales each query term (e.g. history terms count less).
+        """
+        out = np.zeros(self.size, dtype="float32")
+        terms: dict[str, float] = {}
+        for term in tokenize(query):
+            terms[term] = terms.get(term, 0.0) + 1.0
+        if weights:
+            terms = {t: w * weights.get(t, 1.0) for t, w in terms.items()}
+        for term, qtf in terms.items():
+            col = self.vocab.get(term)
+            if col is None:
+                continue
+            lo, hi = self._csc.indptr[col], self._csc.indptr[col + 1]
+            rows = self._csc.indices[lo:hi]
+            tf = self._csc.data[lo:hi].astype("float32")
+            out[rows] += qtf * self.idf[col] * tf * (self.k1 + 1) / (tf + self.norm[rows])
+        return out
+
+    def save(self, folder: Path) -> None:
+        save_counts(folder, self.counts, self.vocab)
+
+
+def count_matrix(texts: Iterable[str], vocab: dict[str, int]) -> sp.csr_matrix:
+    """Term counts of ``texts``, growing ``vocab`` with new terms."""
+    indptr, indices, data = [0], [], []
+    for text in texts:
+        row: dict[int, int] = {}
+        for term in tokenize(text):
+            col = vocab.setdefault(term, len(vocab))
+            row[col] = row.get(col, 0) + 1
+        indices.extend(row.keys())
+        data.extend(row.values())
+        indptr.append(len(indices))
+    return sp.csr_matrix(
+        (np.asarray(data, dtype="int32"), np.asarray(indices, dtype="int32"), np.asarray(indptr, dtype="int64")),
+        shape=(len(indptr) - 1, max(len(vocab), 1)),
+    )
+
+
+def stack_rows(parts: Sequence[sp.csr_matrix], width: int) -> sp.csr_matrix:
+    """Row-stack count matrices made against a growing vocabulary (pad to ``width`` columns)."""
+    resized = []
+    for m in parts:
+        m = m.tocsr()
+        m.resize((m.shape[0], width))
+        resized.append(m)
+    if not resized:
+        return sp.csr_matrix((0, width), dtype="int32")
+    return sp.vstack(resized, format="csr", dtype="int32")
+
+
+def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int]) -> None:
+    counts = counts.tocsr()
+    np.save(folder / "bm25_data.npy", counts.data.astype("int32"), allow_pickle=False)
+    np.save(folder / "bm25_indices.npy", counts.indices.astype("int32"), allow_pickle=False)
+    np.save(folder / "bm25_indptr.npy", counts.indptr.astype("int64"), allow_pickle=False)
+    terms = [""] * len(vocab)
+    for term, col in vocab.items():
+        terms[col] = term
+    (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+
+
+def load_counts(folder: Path) -> tuple[sp.csr_matrix, dict[str, int]]:
+    terms = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
+    vocab = {t: i for i, t in enumerate(terms)}
+    data = np.load(folder / "bm25_data.npy", allow_pickle=False)
+    indices = np.load(folder / "bm25_indices.npy", allow_pickle=False)
+    indptr = np.load(folder / "bm25_indptr.npy", allow_pickle=False)
+    counts = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, max(len(vocab), 1)))
+    return counts, vocab

@@ -1,0 +1,238 @@
+"""The index on disk: a manifest naming one complete generation of files.
+
+```
+index/
+  manifest.json          the commit point: format, model, chunking, files, generation
+  gen-000003/
+    docs.sqlite          documents (metadata and cleaned text)
+    chunks.npy           int32 rows (doc position, start, end), one per vector
+    vectors.faiss        normalised embeddings, inner-product FAISS index
+    bm25_*.npy, bm25_vocab.json   term counts per chunk
+  .build.lock            held by the build that is running
+```
+A build writes a new generation folder, then replaces ``manifest.json`` atomically; a build
+killed at any point leaves the previous manifest pointing at the previous, whole generation.
+Nothing is pickled: JSON, SQLite, ``.npy`` without pickle, and FAISS's own format.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .types import Document
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".build.lock"
+DOC_FIELDS = ("doc_id", "title", "url", "published", "author", "publisher")
+
+
+class IndexProblem(RuntimeError):
+    """The index is missing, damaged or was built differently: the message says what to do."""
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    path = Path(index_dir) / MANIFEST
+    if not Path(index_dir).is_dir() or not path.exists():
+        raise IndexProblem(f'Index not found at {index_dir}/: run "qa build" to create it')
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexProblem(f'Index manifest at {path} is unreadable ({exc}): run "qa build" to rebuild it') from exc
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexProblem(
+            f"Index at {index_dir}/ has format version {found}, this program reads {FORMAT_VERSION}: "
+            'run "qa build" to rebuild it'
+        )
+    return manifest
+
+
+def generation_dir(index_dir: Path, manifest: dict[str, Any]) -> Path:
+    gen = manifest.get("generation")
+    if not isinstance(gen, str) or "/" in gen or gen.startswith("."):
+        raise IndexProblem(f'Index manifest at {index_dir}/ names no generation: run "qa build" to rebuild it')
+    return Path(index_dir) / gen
+
+
+@contextmanager
+def build_lock(index_dir: Path, wait: bool = True, log=print) -> Iterator[None]:
+    """Hold the index's build lock; a second build waits for the first (or stops if ``wait`` is False)."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(index_dir) / LOCK, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise IndexProblem(f"Another build of {index_dir}/ is running: try again when it ends") from None
+            log(f"Another build of {index_dir}/ is running; waiting for it to finish...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def new_generation(index_dir: Path) -> Path:
+    """A fresh, empty folder for the next generation (leftovers of killed builds are removed)."""
+    index_dir = Path(index_dir)
+    for stale in index_dir.glob("gen-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    numbers = [int(p.name[4:]) for p in index_dir.glob("gen-*") if p.name[4:].isdigit()]
+    name = f"gen-{max(numbers, default=0) + 1:06d}"
+    folder = index_dir / f"{name}.tmp"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any]) -> None:
+    """Make ``folder`` the index: fsync it, rename it into place, swap the manifest atomically."""
+    index_dir = Path(index_dir)
+    final = folder.with_suffix("")
+    for path in folder.iterdir():
+        _fsync(path)
+    os.replace(folder, final)
+    if os.environ.get("QA_CRASH_AT") == "committing":  # fault injection for the crash tests
+        os.kill(os.getpid(), 9)
+    manifest = dict(manifest, generation=final.name, format_version=FORMAT_VERSION,
+                    built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    tmp = index_dir / f"{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+    _fsync(tmp)
+    os.replace(tmp, index_dir / MANIFEST)
+    _fsync(index_dir)
+    for old in index_dir.glob("gen-*"):
+        if old.name != final.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- documents -------------------------------------------------------------------------------
+
+def write_documents(folder: Path, docs: list[Document]) -> None:
+    con = sqlite3.connect(folder / "docs.sqlite")
+    with con:
+        con.execute(
+            "CREATE TABLE docs (pos INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, title TEXT, url TEXT, "
+            "published TEXT, author TEXT, publisher TEXT, warnings TEXT, text TEXT NOT NULL)"
+        )
+        con.executemany(
+            "INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?)",
+            ((i, d.doc_id, d.title, d.url, d.published, d.author, d.publisher,
+              json.dumps(d.warnings, ensure_ascii=False), d.text) for i, d in enumerate(docs)),
+        )
+    con.close()
+
+
+@dataclass
+class DocMeta:
+    """A document's metadata without its text, held in memory for filters and citations."""
+
+    doc_id: str
+    title: str
+    url: str | None
+    published: str | None
+    author: str | None
+    publisher: str | None
+
+
+class DocumentStore:
+    """Read access to the documents of one generation."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.exists():
+            raise IndexProblem(f'Index file {path} is missing: run "qa build" to rebuild the index')
+        try:
+            self._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            rows = self._con.execute(
+                "SELECT doc_id, title, url, published, author, publisher FROM docs ORDER BY pos").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise IndexProblem(f'Index file {path} is damaged ({exc}): run "qa build" to rebuild the index') from exc
+        self.meta = [DocMeta(*row) for row in rows]
+        self.position = {m.doc_id: i for i, m in enumerate(self.meta)}
+
+    def text(self, pos: int) -> str:
+        return self._con.execute("SELECT text FROM docs WHERE pos=?", (int(pos),)).fetchone()[0]
+
+    def texts(self, positions: list[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(positions))
+        rows = self._con.execute(f"SELECT pos, text FROM docs WHERE pos IN ({marks})",
+                                 [int(p) for p in positions]).fetchall()
+        return dict(rows)
+
+    def document(self, pos: int) -> Document:
+        row = self._con.execute(
+            "SELECT doc_id, text, title, url, published, author, publisher, warnings FROM docs WHERE pos=?",
+            (int(pos),)).fetchone()
+        return Document(doc_id=row[0], text=row[1], title=row[2] or "", url=row[3], published=row[4],
+                        author=row[5], publisher=row[6], warnings=json.loads(row[7] or "[]"))
+
+    def close(self) -> None:
+        self._con.close()
+
+
+# --- chunks and vectors ----------------------------------------------------------------------
+
+def write_chunks(folder: Path, rows: np.ndarray) -> None:
+    np.save(folder / "chunks.npy", np.asarray(rows, dtype="int32").reshape(-1, 3), allow_pickle=False)
+
+
+def read_chunks(folder: Path) -> np.ndarray:
+    path = folder / "chunks.npy"
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexProblem(f'Index file {path} is missing or damaged ({exc}): run "qa build" to rebuild the index') from exc
+
+
+def write_vectors(folder: Path, vectors: np.ndarray) -> None:
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype="float32"))
+    faiss.write_index(index, str(folder / "vectors.faiss"))
+
+
+def read_vectors(folder: Path, dim: int, count: int):
+    """The FAISS index of a generation, checked against the manifest's dimension and count."""
+    import faiss
+
+    path = folder / "vectors.faiss"
+    if not path.exists():
+        raise IndexProblem(f'Index file {path} is missing: run "qa build" to rebuild the index')
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise IndexProblem(f'Index file {path} is damaged: run "qa build" to rebuild the index') from exc
+    if index.d != dim or index.ntotal != count:
+        raise IndexProblem(
+            f"Index file {path} holds {index.ntotal} vectors of dimension {index.d}, the manifest says "
+            f'{count} of {dim}: run "qa build" to rebuild the index')
+    return index
+
+
+def flat_vectors(index) -> np.ndarray:
+    """The vectors of a flat FAISS index as a numpy view (no copy)."""
+    import faiss
+
+    if index.ntotal == 0:
+        return np.zeros((0, index.d), dtype="float32")
+    return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
