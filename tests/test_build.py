@@ -1,0 +1,137 @@
+"""Building: incremental refresh, atomic writes under SIGKILL, locks, damaged indexes."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from engine_fixtures import ROOT, copy_corpus, encoder, sample_index  # noqa: F401
+
+from qa import Engine, IndexProblem
+from qa.build import build
+from qa.settings import Settings
+from qa.store import MANIFEST
+
+pytestmark = pytest.mark.model
+
+QUESTION = "Which minerals made up most of the exports after Kim Jong-un's fourth trip to China?"
+
+
+def _build(corpus: Path, index: Path, encoder):
+    return build(Settings(corpus=str(corpus), index=str(index)), progress=False, log=lambda m: None,
+                 encoder=encoder)
+
+
+def test_incremental_build_reembeds_only_what_changed(tmp_path, encoder, sample_index):
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    unchanged = _build(corpus, index, encoder)
+    assert unchanged.embedded_chunks == 0 and len(unchanged.unchanged) == 5
+    before = Engine.open(index).ask(QUESTION).to_dict()
+
+    path = corpus / "002_b64ff41df4f991e9.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "\n\nA new closing paragraph about coal barges.\n",
+                    encoding="utf-8")
+    (corpus / "003_aa44470263f3cb35.txt").unlink()
+    (corpus / "nested").mkdir()
+    (corpus / "nested" / "new.md").write_text(
+        "# Ferry service resumes on the Tumen River\n\nA passenger ferry crossed the Tumen River on Monday "
+        "for the first time in three years, officials in Hunchun said.\n", encoding="utf-8")
+    report = _build(corpus, index, encoder)
+    assert report.changed == ["002_b64ff41df4f991e9.txt"]
+    assert report.removed == ["003_aa44470263f3cb35.txt"]
+    assert report.added == ["nested/new.md"]
+    assert len(report.unchanged) == 3
+    engine = Engine.open(index)
+    new_chunks = sum(1 for r in engine.chunk_doc if engine.docs.meta[r].doc_id in
+                     {"002_b64ff41df4f991e9.txt", "nested/new.md"})
+    assert report.embedded_chunks == new_chunks
+    assert "003_aa44470263f3cb35.txt" not in engine.doc_ids()
+    assert engine.ask("When did the ferry cross the Tumen River again?").passages[0].doc_id == "nested/new.md"
+    assert engine.ask(QUESTION).to_dict()["passages"][0] == before["passages"][0]
+    # Unchanged articles keep identical vectors: same answer scores as a fresh full build.
+    fresh = tmp_path / "fresh"
+    _build(corpus, fresh, encoder)
+    a = Engine.open(index).ask(QUESTION, k=5)
+    b = Engine.open(fresh).ask(QUESTION, k=5)
+    assert [(p.doc_id, p.start) for p in a.passages] == [(p.doc_id, p.start) for p in b.passages]
+    assert [p.score for p in a.passages] == pytest.approx([p.score for p in b.passages], abs=1e-4)
+
+
+def test_changed_chunk_settings_rebuild_everything(tmp_path, encoder, sample_index):
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    report = build(Settings(corpus=str(ROOT / "corpus"), index=str(index), chunk_tokens=120),
+                   progress=False, log=lambda m: None, encoder=encoder)
+    assert report.rebuilt_reason and "chunk" in report.rebuilt_reason
+    assert report.embedded_chunks == report.chunks
+
+
+@pytest.mark.parametrize("point", ["embedding", "writing", "committing"])
+def test_build_killed_midway_leaves_the_old_index_answering(tmp_path, sample_index, point):
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    before = Engine.open(index).ask(QUESTION).to_dict()
+    for name in ("000_82916424e9c57ef5.txt", "001_28f2545c660e1931.txt"):
+        p = corpus / name
+        p.write_text(p.read_text(encoding="utf-8") + "\n\nOne more paragraph so the file changes.\n",
+                     encoding="utf-8")
+    env = dict(os.environ, QA_CRASH_AT=point)
+    proc = subprocess.run([sys.executable, "-m", "qa.cli", "build", "--corpus", str(corpus),
+                           "--index", str(index), "--quiet"], env=env, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    after = Engine.open(index).ask(QUESTION).to_dict()
+    assert after["passages"] == before["passages"]
+    report = _build(corpus, index, None)
+    assert sorted(report.changed) == ["000_82916424e9c57ef5.txt", "001_28f2545c660e1931.txt"]
+    assert len([p for p in index.iterdir() if p.name.startswith("gen-")]) == 1
+
+
+def test_a_second_build_waits_for_the_first(tmp_path, sample_index):
+    from qa.store import build_lock
+
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    with build_lock(index):
+        with pytest.raises(IndexProblem, match="Another build"):
+            with build_lock(index, wait=False):
+                pass
+
+
+@pytest.mark.parametrize("damage", ["manifest-garbage", "format", "model", "vectors-missing",
+                                    "vectors-truncated", "docs-garbage", "chunks-missing"])
+def test_damaged_index_gives_a_clear_error(tmp_path, sample_index, damage):
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    manifest = json.loads((index / MANIFEST).read_text())
+    gen = index / manifest["generation"]
+    if damage == "manifest-garbage":
+        (index / MANIFEST).write_text("{not json")
+    elif damage == "format":
+        manifest["format_version"] = 999
+        (index / MANIFEST).write_text(json.dumps(manifest))
+    elif damage == "model":
+        manifest["model"] = "/some/other/model"
+        (index / MANIFEST).write_text(json.dumps(manifest))
+    elif damage == "vectors-missing":
+        (gen / "vectors.faiss").unlink()
+    elif damage == "vectors-truncated":
+        data = (gen / "vectors.faiss").read_bytes()
+        (gen / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    elif damage == "docs-garbage":
+        (gen / "docs.sqlite").write_bytes(b"this is not a database" * 100)
+    elif damage == "chunks-missing":
+        (gen / "chunks.npy").unlink()
+    with pytest.raises(IndexProblem, match="qa build"):
+        Engine.open(index)
+
+
+def test_unreadable_corpus_folder_is_reported(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Corpus folder not found"):
+        build(Settings(corpus=str(tmp_path / "missing"), index=str(tmp_path / "i")), progress=False)

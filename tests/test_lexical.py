@@ -1,0 +1,37 @@
+"""BM25: tokenisation, scoring against a hand-computed value, incremental row stacking."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from qa.lexical import BM25, count_matrix, load_counts, save_counts, stack_rows, tokenize
+
+
+def test_tokenize_stems_and_drops_stopwords():
+    assert tokenize("The smugglers were smuggling minerals") == ["smuggler", "smuggl", "miner"]
+
+
+def test_bm25_matches_the_formula():
+    texts = ["coal coal border", "border river", "seafood"]
+    bm = BM25.from_texts(texts)
+    scores = bm.scores("coal")
+    n, df, k1, b = 3, 1, 1.2, 0.75
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    avg = (3 + 2 + 1) / 3
+    expected = idf * 2 * (k1 + 1) / (2 + k1 * (1 - b + b * 3 / avg))
+    assert abs(scores[0] - expected) < 1e-5
+    assert scores[1] == 0 and scores[2] == 0
+
+
+def test_stacked_rows_equal_a_fresh_index(tmp_path):
+    vocab: dict[str, int] = {}
+    first = count_matrix(["coal border", "river fish"], vocab)
+    save_counts(tmp_path, first, vocab)
+    old, old_vocab = load_counts(tmp_path)
+    second = count_matrix(["new words about coal"], old_vocab)
+    merged = stack_rows([old[[1]], second], len(old_vocab))
+    fresh = BM25.from_texts(["river fish", "new words about coal"])
+    inc = BM25(merged, old_vocab)
+    for q in ("coal", "river", "words"):
+        assert np.allclose(np.sort(inc.scores(q)), np.sort(fresh.scores(q)), atol=1e-5)
