@@ -1,0 +1,292 @@
+"""HTML for the web chat: questions, answers with citation cards, and the source viewer.
+
+Every piece of text that comes from an article or a user goes through ``html.escape``
+here, and nowhere else builds markup from it: the chat and the source viewer show what
+these functions return, so nothing in the corpus or in a question can reach the page as
+markup. Links are kept only when they are plain http(s) URLs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from urllib.parse import urlsplit
+
+from .types import Answer, Document, Passage
+
+# How much of a passage a citation card shows on each side of its best sentence; the
+# whole passage and its article are one click away in the source viewer.
+CARD_CONTEXT_CHARS = 240
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is a plain http(s) link, else None (no ``javascript:`` or ``data:``)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def format_date(published: str | None) -> str:
+    """``2019-01-15`` as ``15 Jan 2019``; anything else as it is."""
+    if not published:
+        return ""
+    try:
+        return dt.date.fromisoformat(published[:10]).strftime("%-d %b %Y")
+    except ValueError:
+        return published
+
+
+def strength(score: float, abstain_below: float) -> str:
+    """A word for how well a passage matches, relative to the engine's abstention threshold."""
+    if score >= abstain_below + 0.2:
+        return "strong"
+    if score >= abstain_below:
+        return "fair"
+    return "weak"
+
+
+def _link(url: str | None, label: str) -> str:
+    href = safe_url(url)
+    if href is None:
+        return ""
+    return (
+        f'<a class="qa-link" href="{escape(href, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer nofollow">{escape(label)}</a>'
+    )
+
+
+def _meta_line(parts: list[str]) -> str:
+    return ' <span class="qa-dot">·</span> '.join(p for p in parts if p)
+
+
+def _tail_words(text: str, limit: int) -> str:
+    """The last ``limit`` characters of ``text``, starting at a word boundary."""
+    cut = text[-limit:]
+    space = cut.find(" ")
+    return cut[space + 1:] if 0 <= space < limit // 2 else cut
+
+
+def _head_words(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text``, ending at a word boundary."""
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return cut[:space] if space > limit // 2 else cut
+
+
+def passage_html(passage: Passage, context: int | None = CARD_CONTEXT_CHARS) -> str:
+    """The passage, escaped, with its best sentence in ``<mark>``; clipped around it if long."""
+    text = passage.text
+    hs, he = (max(0, min(i, len(text))) for i in passage.highlight)
+    before, best, after = text[:hs], text[hs:he], text[he:]
+    lead = tail = ""
+    if context is not None and len(before) > context:
+        before, lead = _tail_words(before, context), "… "
+    if context is not None and len(after) > context:
+        after, tail = _head_words(after, context), " …"
+    return f"{lead}{escape(before)}<mark>{escape(best)}</mark>{escape(after)}{tail}"
+
+
+def question_html(question: str) -> str:
+    """A user's question as it appears in the chat: plain text, never markup."""
+    return f'<div class="qa-question">{escape(question)}</div>'
+
+
+def card_html(passage: Passage, number: int, turn: int, abstain_below: float) -> str:
+    """One numbered citation card: headline, publisher, date, link, match strength, passage."""
+    level = strength(passage.score, abstain_below)
+    meta = _meta_line([
+        f'<span class="qa-publisher">{escape(passage.publisher)}</span>' if passage.publisher else "",
+        f'<span class="qa-date">{escape(format_date(passage.published))}</span>' if passage.published else "",
+        _link(passage.url, "original ↗"),
+        f'<span class="qa-strength qa-{level}" title="score {passage.score:.2f}">'
+        f"{level} match · {passage.score:.2f}</span>",
+    ])
+    title = passage.title or passage.doc_id
+    return (
+        f'<div class="qa-card" id="qa-cite-{turn}-{number}">'
+        f'<div class="qa-card-head"><span class="qa-num">{number}</span>'
+        f'<span class="qa-title">{escape(title)}</span></div>'
+        f'<div class="qa-meta">{meta}</div>'
+        f'<div class="qa-passage">{passage_html(passage)}</div>'
+        "</div>"
+    )
+
+
+def answer_html(answer: Answer, turn: int, abstain_below: float) -> str:
+    """The reply: the best sentence quoted with its citation number, then the citation cards.
+
+    When the engine abstained, the reply says so plainly and folds the closest passages away.
+    """
+    cards = "".join(
+        card_html(p, i, turn, abstain_below) for i, p in enumerate(answer.passages, start=1)
+    )
+    searched = ""
+    if answer.query and answer.query.strip() != answer.question.strip():
+        searched = f'<div class="qa-searched">Searched with the conversation: {escape(answer.query)}</div>'
+    if not answer.passages:
+        return (
+            '<div class="qa-answer qa-none">No article in the archive matches this question '
+            "with the current filters.</div>"
+        )
+    if answer.abstained:
+        return (
+            '<div class="qa-answer qa-abstained">'
+            '<p class="qa-abstain-note">The archive has no confident answer to this question.</p>'
+            f"{searched}"
+            f'<details class="qa-closest"><summary>Closest passages ({len(answer.passages)})</summary>'
+            f'<div class="qa-cards">{cards}</div></details>'
+            "</div>"
+        )
+    best = answer.passages[0]
+    sentence = best.highlighted_sentence.strip() or best.text.strip()
+    source = _meta_line([escape(best.title or best.doc_id), escape(best.publisher or "")])
+    return (
+        '<div class="qa-answer">'
+        f'<blockquote class="qa-lead">“{escape(sentence)}” <span class="qa-ref">[1]</span>'
+        f'<span class="qa-lead-source">— {source}</span></blockquote>'
+        f"{searched}"
+        f'<div class="qa-cards">{cards}</div>'
+        "</div>"
+    )
+
+
+def source_html(document: Document, passage: Passage | None = None, number: int | None = None) -> str:
+    """The whole cleaned article with its metadata, the cited passage in ``<mark>``.
+
+    The best sentence of the passage is emphasised inside the mark; ``number`` is the
+    citation number shown in the header.
+    """
+    text = document.text
+    if passage is not None and 0 <= passage.start <= passage.end <= len(text):
+        hs, he = passage.highlight
+        cited = text[passage.start:passage.end]
+        body = (
+            f"{escape(text[:passage.start])}"
+            f'<mark class="qa-cited">{escape(cited[:hs])}'
+            f'<strong class="qa-best">{escape(cited[hs:he])}</strong>'
+            f"{escape(cited[he:])}</mark>"
+            f"{escape(text[passage.end:])}"
+        )
+    else:
+        body = escape(text)
+    meta = _meta_line([
+        f'<span class="qa-publisher">{escape(document.publisher)}</span>' if document.publisher else "",
+        f"by {escape(document.author)}" if document.author else "",
+        f'<span class="qa-date">{escape(format_date(document.published))}</span>' if document.published else "",
+        _link(document.url, "original ↗"),
+    ])
+    badge = f'<span class="qa-num">{number}</span>' if number is not None else ""
+    notes = ""
+    if document.warnings:
+        items = "".join(f"<li>{escape(w)}</li>" for w in document.warnings)
+        notes = f'<details class="qa-notes"><summary>Ingestion notes</summary><ul>{items}</ul></details>'
+    return (
+        '<div class="qa-source">'
+        f'<h2 class="qa-source-title">{badge}{escape(document.title or document.doc_id)}</h2>'
+        f'<div class="qa-meta">{meta}</div>'
+        f'<div class="qa-docid">doc id <code>{escape(document.doc_id)}</code></div>'
+        f"{notes}"
+        f'<div class="qa-article">{body}</div>'
+        "</div>"
+    )
+
+
+SOURCE_PLACEHOLDER = (
+    '<div class="qa-source qa-empty">Open a citation to read the whole article here, '
+    "with the cited passage highlighted.</div>"
+)
+
+
+# Styles of the markup above, passed to Gradio at launch. Colours come from the theme's
+# variables so the page reads well in light and dark mode.
+CSS = """
+.qa-header h1 { font-size: 1.45rem; margin: 0 0 .15rem 0; }
+.qa-header p { margin: 0; color: var(--body-text-color-subdued); }
+#chat .message { max-width: 100%; }
+.qa-question { white-space: pre-wrap; overflow-wrap: anywhere; }
+.qa-answer { display: flex; flex-direction: column; gap: .6rem; }
+.qa-lead { margin: 0; padding: .5rem .8rem; border-left: 4px solid var(--color-accent);
+  background: var(--background-fill-secondary); font-size: 1.06rem; line-height: 1.5; }
+.qa-lead-source { display: block; margin-top: .25rem; font-size: .85rem;
+  color: var(--body-text-color-subdued); }
+.qa-ref, .qa-num { font-weight: 600; color: var(--color-accent); }
+.qa-num { display: inline-flex; align-items: center; justify-content: center; min-width: 1.5em;
+  height: 1.5em; margin-right: .45rem; border-radius: 999px; font-size: .8rem;
+  background: var(--color-accent-soft); }
+.qa-searched, .qa-hint { font-size: .8rem; color: var(--body-text-color-subdued); }
+.qa-cards { display: flex; flex-direction: column; gap: .5rem; }
+.qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .55rem .7rem;
+  background: var(--background-fill-primary); cursor: pointer; }
+.qa-card:hover { border-color: var(--color-accent); }
+.qa-card-head { display: flex; align-items: baseline; font-weight: 600; }
+.qa-meta { font-size: .8rem; color: var(--body-text-color-subdued); margin: .15rem 0 .35rem 0; }
+.qa-dot { margin: 0 .25rem; }
+.qa-passage { font-size: .9rem; line-height: 1.5; white-space: pre-wrap; overflow-wrap: anywhere; }
+.qa-strength { font-weight: 600; }
+.qa-strong { color: #15803d; } .qa-fair { color: #b45309; } .qa-weak { color: #b91c1c; }
+mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.dark mark { background: #854d0e; }
+.qa-abstain-note { margin: 0; font-weight: 600; }
+.qa-closest summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.qa-status { font-size: .85rem; padding: .1rem .2rem; }
+.qa-error { color: #b91c1c; font-weight: 600; }
+.qa-info { color: var(--body-text-color-subdued); }
+.qa-source { max-height: calc(100vh - 230px); min-height: 200px; overflow-y: auto;
+  padding: .3rem .9rem .9rem .9rem; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+.qa-source.qa-empty { display: flex; align-items: center; justify-content: center; text-align: center;
+  color: var(--body-text-color-subdued); }
+.qa-source-title { font-size: 1.15rem; margin: .5rem 0 .2rem 0; display: flex; align-items: baseline; }
+.qa-docid { font-size: .8rem; color: var(--body-text-color-subdued); margin-bottom: .5rem; }
+.qa-article { white-space: pre-wrap; line-height: 1.6; overflow-wrap: anywhere; }
+.qa-cited { background: #fef3c7; }
+.qa-best { background: #fde68a; font-weight: 600; }
+.dark .qa-cited { background: #713f12; } .dark .qa-best { background: #854d0e; }
+"""
+
+# Runs once when the page loads: a click on a citation card in the chat asks the server
+# to open that citation, through the hidden #qa-open textbox.
+APP_JS = """
+() => {
+  document.addEventListener('click', (event) => {
+    if (event.target.closest('a, button, summary')) return;
+    const card = event.target.closest('#chat .qa-card');
+    const box = document.querySelector('#qa-open textarea, #qa-open input');
+    if (!card || !box || !card.id.startsWith('qa-cite-')) return;
+    box.value = card.id.slice('qa-cite-'.length) + '@' + Date.now();
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+}
+"""
+
+# After the source viewer changes: scroll the cited passage into view inside the viewer.
+SCROLL_TO_MARK_JS = """
+() => {
+  setTimeout(() => {
+    const viewer = document.querySelector('#source .qa-source');
+    const mark = viewer && viewer.querySelector('mark');
+    if (!mark) return;
+    const offset = mark.getBoundingClientRect().top - viewer.getBoundingClientRect().top;
+    viewer.scrollTop += offset - viewer.clientHeight / 4;
+  }, 60);
+}
+"""
+
+# After an answer: show the new question at the top of the chat, so its reply reads from
+# the quoted sentence down, and the cited passage in the source viewer.
+AFTER_ANSWER_JS = """
+() => {
+  setTimeout(() => {
+    const questions = document.querySelectorAll('#chat .qa-question');
+    const last = questions[questions.length - 1];
+    const log = last && last.closest('[role=log]');
+    if (log) log.scrollTop += last.getBoundingClientRect().top - log.getBoundingClientRect().top - 12;
+  }, 60);
+  return (""" + SCROLL_TO_MARK_JS.strip() + """)();
+}
+"""

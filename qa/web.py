@@ -1,0 +1,394 @@
+"""The web chat: a Gradio app over one opened Engine.
+
+``create_app`` lays out the chat, the filters and the source viewer and wires them to the
+engine; ``launch`` serves it on loopback with the app-level settings Gradio 6 takes at
+launch time (theme, CSS, JS); ``serve`` is what ``python serve.py`` runs. All markup shown
+in the chat and the source viewer comes from :mod:`qa.render`, which escapes every piece
+of article and user text.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hmac
+import json
+import os
+import re
+import sys
+import threading
+import time
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from . import render
+from .settings import Settings
+
+# Answerable from the sample corpus, one per article family, so the first screen shows
+# what the archive knows.
+EXAMPLES = [
+    "What minerals are being smuggled from North Korea into China?",
+    "When did China ban seafood imports from North Korea?",
+    "Where along the border is smuggling most active?",
+    "Why do North Korean traders rent Chinese vessels?",
+]
+
+API_NAME = "ask"
+MAX_K = 10
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+def parse_filters(
+    publishers: list[str] | None, sources: list[str] | None, after: str | None, before: str | None
+) -> dict[str, Any] | None:
+    """The engine's ``filters`` from the filter widgets; ValueError with a message to show."""
+    filters: dict[str, Any] = {}
+    if publishers:
+        filters["publisher"] = list(publishers)
+    if sources:
+        filters["source"] = list(sources)
+    for name, label, value in (("after", "From", after), ("before", "To", before)):
+        value = (value or "").strip()
+        if not value:
+            continue
+        try:
+            if not DATE_RE.fullmatch(value):
+                raise ValueError
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"{label} date “{value}” is not a date: write it as YYYY-MM-DD, e.g. 2019-01-31."
+            ) from None
+        filters[name] = value
+    if "after" in filters and "before" in filters and filters["after"] > filters["before"]:
+        raise ValueError("The From date is later than the To date.")
+    return filters or None
+
+
+class FeedbackLog:
+    """Appends one JSON object a line; safe to call from Gradio's worker threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False)
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+
+
+def feedback_record(turn: dict[str, Any], vote: str, comment: str) -> dict[str, Any]:
+    """What a vote on one answer records: enough to turn it into a question-set line."""
+    answer = turn["answer"]
+    return {
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "question": turn["question"],
+        "history": turn["history"],
+        "filters": turn["filters"],
+        "k": turn["k"],
+        "mode": answer.mode,
+        "abstained": answer.abstained,
+        "passages": [
+            {"rank": i, "doc_id": p.doc_id, "start": p.start, "end": p.end, "score": round(p.score, 4)}
+            for i, p in enumerate(answer.passages, start=1)
+        ],
+        "vote": vote,
+        "comment": comment.strip(),
+    }
+
+
+def _status(message: str, error: bool = False) -> str:
+    kind = "qa-error" if error else "qa-info"
+    return f'<div class="qa-status {kind}">{escape(message)}</div>' if message else ""
+
+
+def create_app(
+    engine: Any,
+    settings: Settings | None = None,
+    feedback_path: str | Path | None = None,
+    concurrency_limit: int = 2,
+) -> gr.Blocks:
+    """The chat app over ``engine``; votes go to ``feedback_path`` (default: QA_FEEDBACK,
+    else ``feedback.jsonl`` in the index folder, which git ignores)."""
+    settings = settings or Settings.from_env()
+    feedback = FeedbackLog(
+        feedback_path or os.environ.get("QA_FEEDBACK") or Path(settings.index) / "feedback.jsonl"
+    )
+    abstain_below = settings.abstain_below
+    first, last = engine.date_range()
+    span = f"The archive runs from {first} to {last}." if first and last else ""
+
+    def chat_messages(turns: list[dict]) -> list[dict]:
+        messages = []
+        for i, turn in enumerate(turns):
+            messages.append({"role": "user", "content": render.question_html(turn["question"])})
+            messages.append(
+                {"role": "assistant", "content": render.answer_html(turn["answer"], i, abstain_below)}
+            )
+        return messages
+
+    def citation_choices(turns: list[dict]) -> list[tuple[str, str]]:
+        if not turns:
+            return []
+        turn = len(turns) - 1
+        choices = []
+        for n, p in enumerate(turns[-1]["answer"].passages, start=1):
+            title = p.title or p.doc_id
+            title = title if len(title) <= 70 else title[:69] + "…"
+            choices.append((f"[{n}] {title}", f"{turn}-{n}"))
+        return choices
+
+    def open_citation(ref: str | None, turns: list[dict]):
+        """Source viewer HTML for citation ``"turn-number"`` of this conversation.
+
+        The document is looked up by the doc id the engine returned for that citation, never
+        by anything the browser sends, so the viewer shows only indexed articles.
+        """
+        match = re.fullmatch(r"(\d+)-(\d+)(?:@.*)?", ref or "")
+        if not match:
+            return gr.update(), gr.update()
+        turn, number = int(match.group(1)), int(match.group(2))
+        if not (turn < len(turns) and 1 <= number <= len(turns[turn]["answer"].passages)):
+            return gr.update(), gr.update()
+        passage = turns[turn]["answer"].passages[number - 1]
+        html = render.source_html(engine.document(passage.doc_id), passage, number)
+        picked = f"{turn}-{number}" if turn == len(turns) - 1 else None
+        return html, gr.update(value=picked)
+
+    def ask(question, turns, publishers, sources, after, before, k):
+        question = question or ""
+        history = [t["question"] for t in turns]
+        try:
+            filters = parse_filters(publishers, sources, after, before)
+            answer = engine.ask(question, k=int(k), history=history or None, filters=filters)
+        except ValueError as exc:
+            return (gr.update(), turns, gr.update(), _status(str(exc), error=True),
+                    gr.update(), gr.update())
+        turns = turns + [
+            {"question": question, "history": history, "filters": filters, "k": int(k), "answer": answer}
+        ]
+        choices = citation_choices(turns)
+        if answer.passages and not answer.abstained:
+            source, radio = open_citation(choices[0][1], turns)
+            radio = gr.update(choices=choices, value=choices[0][1])
+        else:
+            source, radio = render.SOURCE_PLACEHOLDER, gr.update(choices=choices, value=None)
+        found = f"{len(answer.passages)} passages in {answer.seconds:.2f} s"
+        return chat_messages(turns), turns, "", _status(found), radio, source
+
+    def ask_example(turns, publishers, sources, after, before, k, event: gr.SelectData):
+        return ask(event.value.get("text", ""), turns, publishers, sources, after, before, k)
+
+    def clear():
+        return [], [], "", render.SOURCE_PLACEHOLDER, gr.update(choices=[], value=None), ""
+
+    def vote(turns: list[dict], comment: str, event: gr.LikeData):
+        index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        turn = int(index) // 2  # messages alternate question, answer
+        if not (0 <= turn < len(turns)):
+            return gr.update(), gr.update()
+        liked = event.liked
+        verdict = "up" if liked is True else "down" if liked is False else str(liked)
+        feedback.append(feedback_record(turns[turn], verdict, comment or ""))
+        return "", _status("Thank you: your feedback was saved.")
+
+    def api_ask(
+        question: str, k: int = 5, history: list[str] | None = None, filters: dict | None = None
+    ) -> dict:
+        """Ask the archive. Returns the answer as JSON: passages (text, score, doc_id, title,
+        url, published, start, end, highlight) best first, and whether the engine abstained."""
+        try:
+            k = max(1, min(int(k), MAX_K))
+            history = [str(h) for h in (history or [])]
+            answer = engine.ask(str(question), k=k, history=history or None, filters=filters or None)
+        except (ValueError, TypeError) as exc:
+            raise gr.Error(str(exc)) from None
+        return answer.to_dict()
+
+    private = {"api_visibility": "private"}
+    engine_queue = {"concurrency_id": "engine", "concurrency_limit": concurrency_limit}
+
+    with gr.Blocks(title="News archive Q&A", fill_width=True) as app:
+        turns = gr.State([])
+        gr.HTML(
+            '<div class="qa-header"><h1>News archive Q&amp;A</h1>'
+            "<p>Every answer is quoted word for word from an article in the archive, with its "
+            "source. Click a citation to read the whole article.</p></div>"
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=6, min_width=420):
+                chatbot = gr.Chatbot(
+                    elem_id="chat",
+                    show_label=False,
+                    height="64vh",
+                    autoscroll=False,  # AFTER_ANSWER_JS shows the new question, not the bottom
+                    render_markdown=False,  # content is HTML from qa.render, already escaped
+                    latex_delimiters=[],
+                    sanitize_html=True,
+                    allow_tags=False,
+                    buttons=["copy"],
+                    examples=[{"text": q} for q in EXAMPLES],
+                    placeholder="Ask a question about the archive, or pick an example.",
+                    feedback_options=("Like", "Dislike"),
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        elem_id="question", show_label=False, scale=8, lines=1, autofocus=True,
+                        placeholder="Ask the archive a question…",
+                    )
+                    ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="ask", min_width=80)
+                status = gr.HTML(elem_id="status")
+                with gr.Row():
+                    comment = gr.Textbox(
+                        elem_id="comment", show_label=False, scale=8,
+                        placeholder="Optional comment, sent with your thumbs up or down on an answer",
+                    )
+                    clear_button = gr.Button("Clear", scale=1, size="md", elem_id="clear", min_width=80)
+                with gr.Accordion("Filters and number of passages", open=False, elem_id="filters"):
+                    with gr.Row():
+                        publisher = gr.Dropdown(
+                            engine.publishers(), multiselect=True, label="Publisher", elem_id="publisher"
+                        )
+                        source_filter = gr.Dropdown(
+                            engine.sources(), multiselect=True, label="Source", elem_id="source-filter"
+                        )
+                    with gr.Row():
+                        after = gr.Textbox(label="From (YYYY-MM-DD)", placeholder=first or "", elem_id="after")
+                        before = gr.Textbox(label="To (YYYY-MM-DD)", placeholder=last or "", elem_id="before")
+                        k = gr.Slider(1, MAX_K, value=settings.k, step=1, label="Passages", elem_id="k")
+                    if span:
+                        gr.HTML(f'<div class="qa-hint">{escape(span)}</div>')
+            with gr.Column(scale=5, min_width=380):
+                citation = gr.Dropdown(
+                    [], value=None, label="Open a source of the last answer", elem_id="citations",
+                    interactive=True,
+                )
+                source = gr.HTML(render.SOURCE_PLACEHOLDER, elem_id="source")
+                # Clicking a card in the chat writes "turn-number" here (see render.APP_JS).
+                card_click = gr.Textbox(visible="hidden", elem_id="qa-open")
+
+        filters = [publisher, source_filter, after, before, k]
+        answered = [chatbot, turns, question, status, citation, source]
+        for trigger in (question.submit, ask_button.click):
+            trigger(ask, [question, turns, *filters], answered, **private, **engine_queue).then(
+                None, js=render.AFTER_ANSWER_JS, **private
+            )
+        chatbot.example_select(ask_example, [turns, *filters], answered, **private, **engine_queue).then(
+            None, js=render.AFTER_ANSWER_JS, **private
+        )
+        for box, trigger in ((citation, citation.input), (card_click, card_click.change)):
+            trigger(open_citation, [box, turns], [source, citation], **private).then(
+                None, js=render.SCROLL_TO_MARK_JS, **private
+            )
+        for trigger in (clear_button.click, chatbot.clear):
+            trigger(clear, None, [chatbot, turns, question, source, citation, status], **private)
+        chatbot.like(vote, [turns, comment], [comment, status], **private)
+        gr.api(api_ask, api_name=API_NAME, **engine_queue)
+    return app
+
+
+def launch(
+    app: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    auth: list[tuple[str, str]] | None = None,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+):
+    """Serve ``app``: loopback by default, login when ``auth`` is given, never a share link,
+    nothing fetched from the internet (local fonts, no analytics, no run history)."""
+    return app.queue(default_concurrency_limit=2).launch(
+        server_name=host,
+        server_port=port,
+        auth=_auth_checker(auth) if auth else None,
+        auth_message="Log in to ask the news archive." if auth else None,
+        share=False,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        theme=gr.themes.Default(primary_hue="blue", neutral_hue="slate"),
+        css=render.CSS,
+        js=render.APP_JS,
+        footer_links=["api"],
+        run_history=False,
+        ssr_mode=False,
+        pwa=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        max_file_size="1mb",
+    )
+
+
+def _auth_checker(users: list[tuple[str, str]]):
+    table = dict(users)
+
+    def check(username: str, password: str) -> bool:
+        expected = table.get(username)
+        return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
+
+    return check
+
+
+def load_auth(environ: dict[str, str] | None = None) -> list[tuple[str, str]] | None:
+    """Users from ``QA_AUTH_FILE`` (``user:password`` lines, ``#`` comments) and ``QA_AUTH``
+    (``user:pass,user2:pass2``); None when neither is set. ValueError on a malformed entry."""
+    environ = os.environ if environ is None else environ
+    entries: list[tuple[str, str]] = []
+    path = environ.get("QA_AUTH_FILE")
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"QA_AUTH_FILE {path} cannot be read: {exc.strerror}") from None
+        entries += [(f"{path}:{n}", line.strip()) for n, line in enumerate(lines, 1)
+                    if line.strip() and not line.lstrip().startswith("#")]
+    if environ.get("QA_AUTH"):
+        entries += [("QA_AUTH", item.strip()) for item in environ["QA_AUTH"].split(",") if item.strip()]
+    users = []
+    for where, entry in entries:
+        user, sep, password = entry.partition(":")
+        if not sep or not user or not password:
+            raise ValueError(f"{where}: expected user:password")
+        users.append((user, password))
+    return users or None
+
+
+def serve(argv: list[str] | None = None, started: float | None = None) -> None:
+    """``python serve.py``: build or refresh the index, then serve the chat until stopped."""
+    started = time.monotonic() if started is None else started
+    parser = argparse.ArgumentParser(description="Serve the news archive chat.")
+    parser.add_argument("--index", help="index folder (default: QA_INDEX or index/)")
+    parser.add_argument("--corpus", help="corpus folder (default: QA_CORPUS or corpus/)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env(index=args.index, corpus=args.corpus)
+    try:
+        auth = load_auth()
+    except ValueError as exc:
+        parser.exit(2, f"Login setup: {exc}\n")
+
+    from . import Engine
+
+    if Path(settings.corpus).is_dir():
+        print(f"Checking the index at {settings.index} against {settings.corpus}/ …", flush=True)
+        engine = Engine.build(corpus=settings.corpus, index=settings.index, progress=True)
+    else:
+        print(f"No corpus at {settings.corpus}/: serving the index at {settings.index} as it is.")
+        engine = Engine.open(settings.index)
+
+    if auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Warning: serving on {args.host} without login; set QA_AUTH_FILE or QA_AUTH.",
+              file=sys.stderr)
+    app = create_app(engine, settings)
+    launch(app, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
+    login = f", login required ({len(auth)} users)" if auth else ""
+    print(f"Ready: http://{args.host}:{args.port}{login} — {time.monotonic() - started:.1f}s "
+          "after start. Ctrl+C stops.", flush=True)
+    try:
+        app.block_thread()
+    except KeyboardInterrupt:
+        pass
