@@ -1,0 +1,608 @@
+"""Ingestion: corpus files in, cleaned Documents (article text and metadata) out.
+
+Formats are recognised by content; a file's extension is only a hint:
+
+- plain text (``.txt``) and Markdown (``.md``; the first ``# `` heading is the title);
+- HTML (``.html``/``.htm``): title from og:title/<h1>/<title>, date from
+  article:published_time/<time datetime>, url from the canonical link, publisher from
+  og:site_name, author from meta author; JSON-LD NewsArticle data is used too;
+- JSON (``.json``): one article object (title, text/body/content, url/link, published/date,
+  author/authors, publisher), a WordPress REST post (``{"rendered": "<html>"}`` fields) or a
+  list of articles. JSON cut off mid-way is salvaged up to the cut, with a warning;
+- JSON Lines (``.jsonl``): one article a line; a bad line costs that line only (a warning).
+
+Text is decoded as UTF-8 (BOM or not), UTF-16/32 with a BOM, Korean CP949/EUC-KR when that
+reads as Hangul, else Windows-1252 (with a warning). A file that cannot be used (empty,
+binary, too large, unreadable, no article text) gives a ``FileResult`` whose ``error`` says
+why: ``read_file`` never raises. A multi-record file gives one Document per record, with
+doc id ``path#key`` (the record's unique ``id``, else its 1-based line or array index).
+
+Sidecar metadata (``qa-metadata.json``)
+---------------------------------------
+Metadata the files leave out can be given in ``qa-metadata.json`` at the corpus root: a JSON
+object keyed by doc id (``"000_82916424e9c57ef5.txt"``, ``"archive.jsonl#123"``) or by file
+path (then it applies to every record of that file), whose values are objects with any of
+``title``, ``url``, ``published`` (``YYYY-MM-DD``), ``author`` and ``publisher``. Keys that
+start with ``_`` are comments. Sidecar values override what was detected in the file::
+
+    {
+      "_comment": "Metadata the article files leave out.",
+      "000_82916424e9c57ef5.txt": {"url": "https://...", "publisher": "The Korea Times"},
+      "archive.jsonl#123": {"published": "2019-01-21"}
+    }
+
+A malformed sidecar, entry or field is reported as a warning by ``load_sidecar`` and ignored.
+"""
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from . import clean
+from .clean import parse_date
+from .types import Document, FileResult
+
+SIDECAR_NAME = "qa-metadata.json"
+INGEST_VERSION = 1  # bump when cleaning output changes, so indexes get rebuilt
+MAX_FILE_BYTES = 50 * 1024 * 1024
+SIDECAR_FIELDS = ("title", "url", "published", "author", "publisher")
+MAX_JSON_DEPTH = 200
+
+KNOWN_PUBLISHERS = {
+    "koreatimes.co.kr": "The Korea Times", "rfa.org": "Radio Free Asia",
+    "rfaweb.org": "Radio Free Asia", "dailynk.com": "Daily NK", "asiapress.org": "ASIAPRESS",
+    "koreaherald.com": "The Korea Herald", "yna.co.kr": "Yonhap News Agency",
+    "nknews.org": "NK News", "38north.org": "38 North", "voanews.com": "Voice of America",
+    "reuters.com": "Reuters", "apnews.com": "The Associated Press", "bbc.co.uk": "BBC",
+    "bbc.com": "BBC", "nytimes.com": "The New York Times", "theguardian.com": "The Guardian",
+}
+MAGIC = [(b"%PDF", "a PDF document"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
+         (b"\xff\xd8\xff", "a JPEG image"), (b"PK\x03\x04", "a ZIP archive or Office file"),
+         (b"\x1f\x8b", "a gzip archive"), (b"\x7fELF", "a program"),
+         (b"\xd0\xcf\x11\xe0", "an old Office document"), (b"RIFF", "a media file")]
+BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16")]
+# Field names, most specific first.
+TITLE_KEYS = ("title", "headline")
+BODY_KEYS = ("content", "body", "text", "articleBody", "article_body", "article", "story", "html")
+SUMMARY_KEYS = ("description", "summary", "excerpt", "abstract")
+URL_KEYS = ("url", "link", "canonical_url", "permalink", "source_url", "href")
+DATE_KEYS = ("published", "date_published", "datePublished", "published_at", "publishedAt",
+             "publish_date", "pubDate", "pub_date", "date", "created_at", "date_gmt", "timestamp")
+AUTHOR_KEYS = ("author", "authors", "byline", "creator", "author_name", "writer")
+PUBLISHER_KEYS = ("publisher", "site_name", "source", "site", "outlet", "publication")
+RECORD_LIST_KEYS = ("articles", "items", "posts", "data", "results", "entries", "documents")
+
+
+class Unusable(Exception):
+    """A file that yields no document; the message says why."""
+
+
+@dataclass
+class Draft:
+    """One article as read from a file, before the sidecar and the doc id."""
+
+    text: str
+    title: str | None = None
+    url: str | None = None
+    published: str | None = None
+    author: str | None = None
+    publisher: str | None = None
+    key: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the corpus folder
+
+def list_files(root: Path) -> list[str]:
+    """Sorted posix paths of the corpus files under ``root``, relative to it.
+
+    Hidden files and folders, the sidecar, and symlinks pointing outside ``root`` are left out.
+    """
+    root = Path(root)
+    real_root = root.resolve()
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            path = Path(folder) / name
+            rel = path.relative_to(root).as_posix()
+            if name.startswith(".") or rel == SIDECAR_NAME:
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                continue
+            found.append(rel)
+    return sorted(found)
+
+
+def load_sidecar(root: Path) -> tuple[dict[str, dict], list[str]]:
+    """The sidecar's entries keyed by doc id or file path, and warnings about it."""
+    path = Path(root) / SIDECAR_NAME
+    if not path.is_file():
+        return {}, []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return {}, [f"{SIDECAR_NAME} is ignored: it cannot be read as JSON ({exc})"]
+    if not isinstance(data, dict):
+        return {}, [f"{SIDECAR_NAME} is ignored: it must be a JSON object keyed by doc id"]
+    entries, warnings = {}, []
+    for key, value in data.items():
+        if key.startswith("_"):
+            continue
+        if not isinstance(value, dict):
+            warnings.append(f"{SIDECAR_NAME}: entry {key!r} is ignored: it must be an object")
+            continue
+        entry = {}
+        for name, item in value.items():
+            if name not in SIDECAR_FIELDS:
+                warnings.append(f"{SIDECAR_NAME}: {key!r}: unknown field {name!r} is ignored "
+                                f"(known: {', '.join(SIDECAR_FIELDS)})")
+            elif not isinstance(item, str) or not item.strip():
+                warnings.append(f"{SIDECAR_NAME}: {key!r}: {name} must be a non-empty string")
+            elif name == "published" and not parse_date(item):
+                warnings.append(f"{SIDECAR_NAME}: {key!r}: published {item!r} is not a date")
+            else:
+                entry[name] = parse_date(item) if name == "published" else item.strip()
+        entries[key] = entry
+    return entries, warnings
+
+
+def read_file(root: Path, relpath: str, sidecar: dict[str, dict] | None = None) -> FileResult:
+    """Read one corpus file into Documents; never raises: ``error`` says what went wrong."""
+    result = FileResult(path=relpath)
+    if sidecar is None:
+        sidecar = load_sidecar(root)[0]
+    try:
+        drafts, result.warnings = _read_drafts(Path(root) / relpath, relpath)
+    except Unusable as exc:
+        result.error = str(exc)
+        return result
+    except Exception as exc:  # noqa: BLE001 - the contract: a bad file never stops a build
+        result.error = f"could not be read ({type(exc).__name__}: {exc})"
+        return result
+    for draft in drafts:
+        doc_id = relpath if draft.key is None else f"{relpath}#{draft.key}"
+        if not draft.text:
+            result.warnings.append(f"{doc_id}: no article text found; record skipped")
+            continue
+        result.documents.append(_document(doc_id, draft, sidecar))
+    if not result.documents:
+        result.error = "no article text found" if len(drafts) <= 1 else (
+            "no article text found in any record")
+    return result
+
+
+def _document(doc_id: str, draft: Draft, sidecar: dict[str, dict]) -> Document:
+    meta = {k: getattr(draft, k) for k in SIDECAR_FIELDS}
+    meta.update(sidecar.get(doc_id.split("#", 1)[0], {}))
+    meta.update(sidecar.get(doc_id, {}))
+    warnings = list(draft.warnings)
+    if not meta["title"]:
+        slug = [p for p in urlparse(meta["url"] or "").path.split("/") if p]
+        words = re.split(r"[-_]+", re.sub(r"\.\w+$", "", slug[-1])) if slug else []
+        if len(words) >= 2 and not any(w.isdigit() for w in words):
+            meta["title"] = " ".join(w.capitalize() for w in words)
+            warnings.append("no headline found; title guessed from the URL")
+        else:
+            warnings.append("no headline found")
+    if not meta["publisher"] and meta["url"]:
+        meta["publisher"] = publisher_from_url(meta["url"])
+    return Document(doc_id=doc_id, text=draft.text, title=meta["title"] or "", url=meta["url"],
+                    published=meta["published"], author=meta["author"],
+                    publisher=meta["publisher"], warnings=warnings)
+
+
+def publisher_from_url(url: str) -> str | None:
+    host = (urlparse(url).hostname or "").lower()
+    for domain, name in KNOWN_PUBLISHERS.items():
+        if host == domain or host.endswith("." + domain):
+            return name
+    return None
+
+
+# ---------------------------------------------------------------- bytes to text
+
+def _read_drafts(path: Path, relpath: str) -> tuple[list[Draft], list[str]]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise Unusable(f"file is too large ({size / 2**20:.0f} MB; the limit is "
+                           f"{MAX_FILE_BYTES // 2**20} MB): split it into smaller files")
+        data = path.read_bytes()
+    except PermissionError:
+        raise Unusable("permission denied: the file cannot be read") from None
+    except FileNotFoundError:
+        raise Unusable("file not found (a broken link?)") from None
+    except IsADirectoryError:
+        raise Unusable("is a folder, not a file") from None
+    except OSError as exc:
+        raise Unusable(f"cannot be read: {exc.strerror or exc}") from None
+    text, warnings = decode_bytes(data)
+    drafts = parse_text(text, Path(relpath).suffix.lower(), len(data), warnings)
+    return drafts, warnings
+
+
+def decode_bytes(data: bytes) -> tuple[str, list[str]]:
+    """The text of a file's bytes, and warnings about guessed encodings; raises Unusable."""
+    if not data.strip():
+        raise Unusable("empty file" if not data else "empty file (only white space)")
+    warnings: list[str] = []
+    bom = next((enc for mark, enc in BOMS if data.startswith(mark)), None)
+    if bom:
+        try:
+            text = data.decode(bom)
+        except UnicodeDecodeError:
+            text = data.decode(bom, errors="replace")
+            warnings.append(f"some bytes are not valid {bom.upper()}; replaced them")
+    else:
+        kind = next((name for magic, name in MAGIC if data.startswith(magic)), None)
+        if kind or b"\x00" in data[:65536]:
+            raise Unusable(f"binary file ({kind or 'it holds NUL bytes'}), not text")
+        text = _decode_without_bom(data, warnings)
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    sample = text[:65536]
+    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\n\t\f\v")
+    if controls > 0.05 * len(sample):
+        raise Unusable("binary file (mostly control characters), not text")
+    if not text.strip():
+        raise Unusable("empty file (only white space)")
+    return text, warnings
+
+
+def _decode_without_bom(data: bytes, warnings: list[str]) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp949")
+        hangul = [i for i, c in enumerate(text) if "\uac00" <= c <= "\ud7a3"]
+        paired = sum(1 for i in hangul if i + 1 < len(text) and "\uac00" <= text[i + 1] <= "\ud7a3")
+        if len(hangul) >= 2 and paired >= 0.3 * len(hangul):  # Korean words, not stray pairs
+            warnings.append("not UTF-8: decoded as Korean (CP949/EUC-KR)")
+            return text
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    warnings.append("not UTF-8: decoded as Windows-1252 (Western European); some characters "
+                    "may be wrong")
+    return text
+
+
+# ---------------------------------------------------------------- formats
+
+def detect_format(text: str, suffix: str = "") -> str:
+    """``json``, ``jsonl``, ``html``, ``markdown`` or ``text``, judged by content."""
+    head = text.lstrip()[:4096]
+    lines = [x.strip() for x in text.strip().split("\n", 20)[:20] if x.strip()]
+    if head.startswith("{") and (suffix == ".jsonl" or len(lines) > 1 and lines[1][:1] == "{"
+                                 and _is_json(lines[0])):
+        return "jsonl"
+    if head.startswith("{") or re.match(r"\[\s*(\{|\[|\"|\]|-?\d|true|false|null)", head):
+        return "json"
+    if re.match(r"(<!--.*?-->\s*)*<(!doctype html|html|head|body|meta|title|article|div|p|h[1-6])\b",
+                head, re.I | re.S) or len(re.findall(
+                    r"<(p|div|article|section|h[1-6]|li|table|script|style|nav)\b", text[:50000],
+                    re.I)) >= 5:
+        return "html"
+    if suffix in (".md", ".markdown") or re.match(r"(#\s+\S|---\n)", head) or len(
+            re.findall(r"^#{1,6} \S|\]\(https?://", text, re.M)) >= 2:
+        return "markdown"
+    return "text"
+
+
+def _is_json(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line, strict=False), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def parse_text(text: str, suffix: str, nbytes: int, warnings: list[str]) -> list[Draft]:
+    """The articles in a decoded file; file-level warnings are appended to ``warnings``."""
+    kind = detect_format(text, suffix)
+    if kind == "jsonl":
+        return _jsonl_drafts(text, warnings)
+    if kind == "json":
+        try:
+            value, salvage = load_json(text, nbytes)
+        except ValueError as exc:
+            if suffix in (".json", ".jsonl") or re.match(r"\s*[\[{]\s*\"", text):
+                raise Unusable(f"not valid JSON: {exc}") from None
+        else:
+            return _json_drafts(value, salvage, warnings)
+        kind = "text"
+    if kind == "html":
+        return [_html_draft(text)]
+    front: dict[str, str] = {}
+    title = None
+    if kind == "markdown":
+        text, title, front = clean.markdown_to_text(text)
+    cleaned = clean.clean_article(clean.prepare_text(text), title)
+    return [Draft(cleaned.text, title=front.get("title") or title or cleaned.title,
+                  url=_url(front.get("url") or front.get("link")),
+                  published=parse_date(front.get("date") or front.get("published"))
+                  or cleaned.published,
+                  author=front.get("author") or cleaned.author, publisher=front.get("publisher"))]
+
+
+# ---------------------------------------------------------------- JSON
+
+def load_json(text: str, nbytes: int) -> tuple[Any, str | None]:
+    """Parsed JSON and, when it had to be salvaged, a note saying how; raises ValueError."""
+    try:
+        return json.loads(text, strict=False), None
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except json.JSONDecodeError:
+        pass
+    parser = TolerantJSON(text)
+    value = parser.parse()
+    if parser.cut:
+        return value, f"JSON was cut off at byte {nbytes}"
+    return value, "JSON was malformed; read it leniently"
+
+
+class TolerantJSON:
+    """A recursive-descent JSON parser that salvages what it can.
+
+    At the end of input it closes open strings, arrays and objects (the file was cut off);
+    it accepts raw control characters in strings and unknown escapes. Other syntax errors
+    raise ValueError.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text, self.pos, self.cut = text, 0, False
+
+    def parse(self) -> Any:
+        value = self._value(0)
+        if self._skip() and not self.cut:
+            raise ValueError(f"unexpected text after the JSON value at char {self.pos}")
+        return value
+
+    def _skip(self) -> str:
+        while self.pos < len(self.text) and self.text[self.pos] in " \t\n\r":
+            self.pos += 1
+        if self.pos >= len(self.text):
+            self.cut = True
+            return ""
+        return self.text[self.pos]
+
+    def _value(self, depth: int) -> Any:
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+        char = self._skip()
+        if char == "{":
+            return self._object(depth)
+        if char == "[":
+            return self._array(depth)
+        if char == '"':
+            return self._string()
+        match = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null").match(
+            self.text, self.pos)
+        if not match:
+            if self.cut:
+                return None
+            raise ValueError(f"unexpected {char!r} at char {self.pos}")
+        self.pos = match.end()
+        if self.pos >= len(self.text):
+            self.cut = True
+        return json.loads(match.group())
+
+    def _object(self, depth: int) -> dict:
+        obj: dict[str, Any] = {}
+        self.pos += 1
+        while True:
+            char = self._skip()
+            if not char or char == "}":
+                self.pos += 1
+                return obj
+            if char != '"':
+                raise ValueError(f"expected a key at char {self.pos}")
+            key = self._string()
+            if self._skip() != ":":
+                if self.cut:
+                    return obj
+                raise ValueError(f"expected ':' at char {self.pos}")
+            self.pos += 1
+            value = self._value(depth + 1)
+            if self.cut and value is None:
+                return obj
+            obj[key] = value
+            char = self._skip()
+            if char == ",":
+                self.pos += 1
+            elif char not in ("}", ""):
+                raise ValueError(f"expected ',' or '}}' at char {self.pos}")
+
+    def _array(self, depth: int) -> list:
+        items: list[Any] = []
+        self.pos += 1
+        while True:
+            char = self._skip()
+            if not char or char == "]":
+                self.pos += 1
+                return items
+            items.append(self._value(depth + 1))
+            char = self._skip()
+            if char == ",":
+                self.pos += 1
+            elif char not in ("]", ""):
+                raise ValueError(f"expected ',' or ']' at char {self.pos}")
+
+    def _string(self) -> str:
+        text, out, i = self.text, [], self.pos + 1
+        escapes = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+        while i < len(text):
+            char = text[i]
+            if char == '"':
+                self.pos = i + 1
+                return _join_surrogates("".join(out))
+            if char == "\\" and i + 1 < len(text):
+                code = text[i + 1]
+                if code == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6]):
+                    out.append(chr(int(text[i + 2:i + 6], 16)))
+                    i += 6
+                    continue
+                out.append(escapes.get(code, code))
+                i += 2
+                continue
+            if char != "\\":
+                out.append(char)
+            i += 1
+        self.pos, self.cut = len(text), True  # cut off inside the string: keep what there is
+        return _join_surrogates("".join(out))
+
+
+def _join_surrogates(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _jsonl_drafts(text: str, warnings: list[str]) -> list[Draft]:
+    records: list[tuple[int, Any]] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append((number, json.loads(line, strict=False)))
+        except (ValueError, RecursionError) as exc:
+            warnings.append(f"line {number} is not valid JSON ({str(exc)[:80]}); line skipped")
+    return _record_drafts(records, warnings)
+
+
+def _json_drafts(value: Any, salvage: str | None, warnings: list[str]) -> list[Draft]:
+    if isinstance(value, dict) and not _has_article_fields(value):
+        value = next((value[k] for k in RECORD_LIST_KEYS if isinstance(value.get(k), list)), value)
+    if isinstance(value, list):
+        if salvage:
+            warnings.append(salvage + "; the records up to the cut were read")
+        return _record_drafts(list(enumerate(value, 1)), warnings)
+    if not isinstance(value, dict) or not _has_article_fields(value):
+        raise Unusable("JSON holds no article (no title, text, body or content field)")
+    draft = record_draft(value)
+    if salvage:
+        found = [k for k in ("title", "date", "published", "link", "url", "content", "body",
+                             "text") if value.get(k)]
+        listed = ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1] \
+            if found else "nothing"
+        draft.warnings.append(f"{salvage}; salvaged {listed}")
+    return [draft]
+
+
+def _has_article_fields(value: dict) -> bool:
+    return any(k in value for k in TITLE_KEYS + BODY_KEYS + SUMMARY_KEYS)
+
+
+def _record_drafts(records: list[tuple[int, Any]], warnings: list[str]) -> list[Draft]:
+    ids = [str(r["id"]) for _, r in records if isinstance(r, dict) and r.get("id") not in
+           (None, "")]
+    drafts, used = [], set()
+    for index, record in records:
+        if not isinstance(record, dict) or not _has_article_fields(record):
+            warnings.append(f"record {index} is not an article object; skipped")
+            continue
+        rid = str(record.get("id", "")).strip()
+        key = rid if rid and ids.count(rid) == 1 and rid not in used else str(index)
+        key = key if key not in used else f"line-{index}"
+        used.add(key)
+        draft = record_draft(record)
+        draft.key = key
+        drafts.append(draft)
+    return drafts
+
+
+def _field(value: Any) -> str | None:
+    """The text of a field: strings as they are; {"rendered": ...} and {"name": ...} unwrapped."""
+    if isinstance(value, dict):
+        value = next((value[k] for k in ("rendered", "value", "text", "name", "@value")
+                      if isinstance(value.get(k), str)), None)
+    if isinstance(value, list):
+        parts = [_field(v) for v in value]
+        value = ", ".join(p for p in parts if p) or None
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _first(record: dict, keys: tuple[str, ...]) -> Any:
+    return next((record[k] for k in keys if record.get(k) not in (None, "", [], {})), None)
+
+
+def record_draft(record: dict) -> Draft:
+    """One article from a JSON object (plain fields, WordPress REST or schema.org names)."""
+    title = _field(_first(record, TITLE_KEYS))
+    title = _one_line(clean.html_to_text(title)) if title else None
+    body = _first(record, BODY_KEYS)
+    warnings = []
+    if body is None and _first(record, SUMMARY_KEYS) is not None:
+        body = _first(record, SUMMARY_KEYS)
+        warnings.append("no article body: used the summary/description")
+    body = "\n\n".join(filter(None, map(_field, body))) if isinstance(body, list) else _field(body)
+    body = body or ""
+    if clean.HTML_TAG.search(body):
+        body = clean.html_to_text(body)
+    cleaned = clean.clean_article(clean.decode_escapes(body), title)
+    authors = _field(_first(record, AUTHOR_KEYS))
+    return Draft(cleaned.text, title=title or cleaned.title,
+                 url=_url(_field(_first(record, URL_KEYS))),
+                 published=next((d for d in map(parse_date, (record.get(k) for k in DATE_KEYS))
+                                 if d), None) or cleaned.published,
+                 author=re.sub(r"(?i)^by\s+", "", authors) if authors else cleaned.author,
+                 publisher=_field(_first(record, PUBLISHER_KEYS)), warnings=warnings)
+
+
+def _url(value: str | None) -> str | None:
+    return value if value and re.match(r"https?://\S+$", value) else None
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# ---------------------------------------------------------------- HTML pages
+
+def _html_draft(markup: str) -> Draft:
+    page = clean.parse_page(markup)
+    meta, ld = page.meta, _json_ld(page.captured["jsonld"])
+    site_title = _one_line("".join(page.captured["title"]))
+    parts = re.split(r"\s+[|–—:-]{1,2}\s+", site_title)
+    title = (meta.get("og:title") or meta.get("twitter:title") or _field(ld.get("headline"))
+             or _one_line("".join(page.captured["h1"])) or max(parts, key=len, default=""))
+    title = _one_line(title) or None
+    text = page.text()
+    cleaned = clean.clean_article(text, title)
+    if not cleaned.text:
+        cleaned = clean.clean_article(clean.parse_page(markup, drop_chrome=False).text(), title)
+    dates = [meta.get(k) for k in ("article:published_time", "og:published_time",
+                                   "datepublished", "date", "pubdate", "publish-date",
+                                   "dc.date", "dc.date.issued", "parsely-pub-date")]
+    author = meta.get("author") or meta.get("article:author") or meta.get("dc.creator")
+    if author and author.startswith("http"):
+        author = None
+    return Draft(cleaned.text, title=title or cleaned.title,
+                 url=_url(page.links.get("canonical") or meta.get("og:url")
+                          or _field(ld.get("url"))),
+                 published=next((d for d in map(parse_date, dates + [ld.get("datePublished")]
+                                                + page.times) if d), None) or cleaned.published,
+                 author=author or _field(ld.get("author")) or cleaned.author,
+                 publisher=meta.get("og:site_name") or _field(ld.get("publisher")))
+
+
+def _json_ld(scripts: list[str]) -> dict:
+    """The first schema.org object with a headline in the page's JSON-LD scripts."""
+    try:
+        data = json.loads("".join(scripts)) if scripts else {}
+    except (ValueError, RecursionError):
+        return {}
+    items = data if isinstance(data, list) else data.get("@graph", [data]) \
+        if isinstance(data, dict) else []
+    return next((i for i in items if isinstance(i, dict) and i.get("headline")), {})
