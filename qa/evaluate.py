@@ -474,7 +474,7 @@ def per_question_lines(result: dict[str, Any]) -> str:
 
 def open_engine(index: str) -> Any:
     """The engine over ``index``; imported here because the engine pulls in torch."""
-    from qa import Engine
+    from qa.engine import Engine
 
     return Engine.open(index)
 

@@ -274,14 +274,18 @@ def test_bad_arguments_return_2(capsys):
 
 def test_shipped_question_set_covers_the_corpus():
     questions = ev.load_questions(SHIPPED)
-    articles = sorted(p.name for p in CORPUS.iterdir() if p.is_file())
+    from qa.ingest import SIDECAR_NAME
+
+    articles = sorted(p.name for p in CORPUS.iterdir() if p.is_file() and p.name != SIDECAR_NAME)
     gold = Counter(d for q in questions for d in q.gold_doc_ids)
     assert set(gold) == set(articles), "every article is the gold of some question"
     assert all(gold[a] >= 5 for a in articles)
     unanswerable = [q for q in questions if not q.answerable]
     follow_ups = [q for q in questions if q.follow_up]
     assert len(questions) >= 40 and len(unanswerable) >= 8 and len(follow_ups) >= 6
-    assert all(q.answers for q in questions if q.answerable)
+    # f01 asks who wrote an article: ingestion moves the byline into Document.author, so no
+    # span of the cleaned text answers it; it still counts for the ranking metrics.
+    assert [q.id for q in questions if q.answerable and not q.answers] == ["f01"]
     assert all(q.id[0] == ("f" if q.follow_up else "n" if q.answerable else "u") for q in questions)
 
 
