@@ -90,6 +90,7 @@ class PageParser(HTMLParser):
             self._buf.append("• ")
         if tag in ("title", "h1") or (tag == "script" and "ld+json" in a.get("type", "")):
             self._capture = "jsonld" if tag == "script" else tag
+            self.captured[self._capture].append("\x1e")  # one record per element
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -420,10 +421,14 @@ def _dedupe(units: list[str]) -> list[str]:
 def _article_end(units: list[str], goods: list[int]) -> int:
     """Index of a "Related articles"-like marker after which little article text follows."""
     total = sum(word_count(units[i]) for i in goods)
+    after, all_bullets = total, True  # good words, and whether all are bullets, after a point
+    position = 0
     for i in range(goods[0] + 1, len(units)):
+        while position < len(goods) and goods[position] <= i:
+            after -= word_count(units[goods[position]])
+            position += 1
         if END_MARKER.match(re.sub(r"^[\W_]+", "", units[i].lower())):
-            later = [j for j in goods if j > i]
-            after = sum(word_count(units[j]) for j in later)
+            later = goods[position:]
             if after < 0.25 * total or (after < 0.5 * total
                                         and all(BULLET.match(units[j]) for j in later)):
                 return i

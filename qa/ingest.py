@@ -39,6 +39,7 @@ import codecs
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,8 @@ def load_sidecar(root: Path) -> tuple[dict[str, dict], list[str]]:
                 warnings.append(f"{SIDECAR_NAME}: {key!r}: {name} must be a non-empty string")
             elif name == "published" and not parse_date(item):
                 warnings.append(f"{SIDECAR_NAME}: {key!r}: published {item!r} is not a date")
+            elif name == "url" and not _url(item.strip()):
+                warnings.append(f"{SIDECAR_NAME}: {key!r}: url {item!r} is not an http(s) URL")
             else:
                 entry[name] = parse_date(item) if name == "published" else item.strip()
         entries[key] = entry
@@ -162,18 +165,18 @@ def read_file(root: Path, relpath: str, sidecar: dict[str, dict] | None = None) 
         sidecar = load_sidecar(root)[0]
     try:
         drafts, result.warnings = _read_drafts(Path(root) / relpath, relpath)
+        for draft in drafts:
+            doc_id = relpath if draft.key is None else f"{relpath}#{draft.key}"
+            if draft.text:
+                result.documents.append(_document(doc_id, draft, sidecar))
+            else:
+                result.warnings.append(f"{doc_id}: no article text found; record skipped")
     except Unusable as exc:
         result.error = str(exc)
         return result
     except Exception as exc:  # noqa: BLE001 - the contract: a bad file never stops a build
-        result.error = f"could not be read ({type(exc).__name__}: {exc})"
+        result.documents, result.error = [], f"could not be read ({type(exc).__name__}: {exc})"
         return result
-    for draft in drafts:
-        doc_id = relpath if draft.key is None else f"{relpath}#{draft.key}"
-        if not draft.text:
-            result.warnings.append(f"{doc_id}: no article text found; record skipped")
-            continue
-        result.documents.append(_document(doc_id, draft, sidecar))
     if not result.documents:
         result.error = "no article text found" if len(drafts) <= 1 else (
             "no article text found in any record")
@@ -354,12 +357,18 @@ def load_json(text: str, nbytes: int) -> tuple[Any, str | None]:
     return value, "JSON was malformed; read it leniently"
 
 
+JSON_SCALAR = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null")
+JSON_PARTIAL = re.compile(r"-?\d*(\.\d*)?([eE][-+]?\d*)?")
+JSON_STRING_PART = re.compile(r'[^"\\]*')
+JSON_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+
+
 class TolerantJSON:
     """A recursive-descent JSON parser that salvages what it can.
 
-    At the end of input it closes open strings, arrays and objects (the file was cut off);
-    it accepts raw control characters in strings and unknown escapes. Other syntax errors
-    raise ValueError.
+    At the end of the input it closes open strings, arrays and objects (the file was cut
+    off: ``cut`` is set); it accepts raw control characters in strings and unknown escapes.
+    Other syntax errors raise ValueError.
     """
 
     def __init__(self, text: str) -> None:
@@ -367,106 +376,88 @@ class TolerantJSON:
 
     def parse(self) -> Any:
         value = self._value(0)
-        if self._skip() and not self.cut:
+        if self._peek():
             raise ValueError(f"unexpected text after the JSON value at char {self.pos}")
         return value
 
-    def _skip(self) -> str:
+    def _peek(self) -> str:
         while self.pos < len(self.text) and self.text[self.pos] in " \t\n\r":
             self.pos += 1
-        if self.pos >= len(self.text):
-            self.cut = True
-            return ""
-        return self.text[self.pos]
+        return self.text[self.pos] if self.pos < len(self.text) else ""
 
     def _value(self, depth: int) -> Any:
         if depth > MAX_JSON_DEPTH:
             raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
-        char = self._skip()
-        if char == "{":
-            return self._object(depth)
-        if char == "[":
-            return self._array(depth)
+        char = self._peek()
+        if char in ("{", "["):
+            return self._container(depth, char)
         if char == '"':
             return self._string()
-        match = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null").match(
-            self.text, self.pos)
-        if not match:
-            if self.cut:
-                return None
-            raise ValueError(f"unexpected {char!r} at char {self.pos}")
-        self.pos = match.end()
-        if self.pos >= len(self.text):
-            self.cut = True
-        return json.loads(match.group())
+        rest = self.text[self.pos:self.pos + 5]
+        if JSON_PARTIAL.match(self.text, self.pos).end() == len(self.text) or (
+                len(rest) < 5 and any(word.startswith(rest) for word in ("true", "false", "null"))):
+            self.pos, self.cut = len(self.text), True  # cut off in a number or literal
+            return None
+        match = JSON_SCALAR.match(self.text, self.pos)
+        if match:
+            self.pos = match.end()
+            return json.loads(match.group())
+        raise ValueError(f"unexpected {char!r} at char {self.pos}")
 
-    def _object(self, depth: int) -> dict:
-        obj: dict[str, Any] = {}
+    def _container(self, depth: int, opening: str) -> dict | list:
+        closing, items = ("}", {}) if opening == "{" else ("]", [])
         self.pos += 1
         while True:
-            char = self._skip()
-            if not char or char == "}":
-                self.pos += 1
-                return obj
-            if char != '"':
-                raise ValueError(f"expected a key at char {self.pos}")
-            key = self._string()
-            if self._skip() != ":":
-                if self.cut:
-                    return obj
-                raise ValueError(f"expected ':' at char {self.pos}")
-            self.pos += 1
-            value = self._value(depth + 1)
-            if self.cut and value is None:
-                return obj
-            obj[key] = value
-            char = self._skip()
-            if char == ",":
-                self.pos += 1
-            elif char not in ("}", ""):
-                raise ValueError(f"expected ',' or '}}' at char {self.pos}")
-
-    def _array(self, depth: int) -> list:
-        items: list[Any] = []
-        self.pos += 1
-        while True:
-            char = self._skip()
-            if not char or char == "]":
+            char = self._peek()
+            if char == closing:
                 self.pos += 1
                 return items
-            items.append(self._value(depth + 1))
-            char = self._skip()
+            if not char:
+                self.cut = True
+                return items
+            if isinstance(items, dict):
+                if char != '"':
+                    raise ValueError(f"expected a key at char {self.pos}")
+                key = self._string()
+                if self._peek() != ":":
+                    if self.cut or not self._peek():
+                        self.cut = True
+                        return items
+                    raise ValueError(f"expected ':' at char {self.pos}")
+                self.pos += 1
+            value = self._value(depth + 1)
+            if self.cut and value is None:
+                return items
+            if isinstance(items, dict):
+                items[key] = value
+            else:
+                items.append(value)
+            char = self._peek()
             if char == ",":
                 self.pos += 1
-            elif char not in ("]", ""):
-                raise ValueError(f"expected ',' or ']' at char {self.pos}")
+            elif char not in (closing, ""):
+                raise ValueError(f"expected ',' or {closing!r} at char {self.pos}")
 
     def _string(self) -> str:
         text, out, i = self.text, [], self.pos + 1
-        escapes = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
-        while i < len(text):
-            char = text[i]
-            if char == '"':
+        while True:
+            chunk = JSON_STRING_PART.match(text, i)
+            out.append(chunk.group())
+            i = chunk.end()
+            if i >= len(text) or (text[i] == "\\" and i + 1 >= len(text)):
+                self.pos, self.cut = len(text), True  # cut off inside the string: keep it
+                break
+            if text[i] == '"':
                 self.pos = i + 1
-                return _join_surrogates("".join(out))
-            if char == "\\" and i + 1 < len(text):
-                code = text[i + 1]
-                if code == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6]):
-                    out.append(chr(int(text[i + 2:i + 6], 16)))
-                    i += 6
-                    continue
-                out.append(escapes.get(code, code))
+                break
+            code = text[i + 1]
+            if code == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6]):
+                out.append(chr(int(text[i + 2:i + 6], 16)))
+                i += 6
+            else:
+                out.append(JSON_ESCAPES.get(code, code))
                 i += 2
-                continue
-            if char != "\\":
-                out.append(char)
-            i += 1
-        self.pos, self.cut = len(text), True  # cut off inside the string: keep what there is
-        return _join_surrogates("".join(out))
-
-
-def _join_surrogates(text: str) -> str:
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _jsonl_drafts(text: str, warnings: list[str]) -> list[Draft]:
@@ -505,16 +496,15 @@ def _has_article_fields(value: dict) -> bool:
 
 
 def _record_drafts(records: list[tuple[int, Any]], warnings: list[str]) -> list[Draft]:
-    ids = [str(r["id"]) for _, r in records if isinstance(r, dict) and r.get("id") not in
-           (None, "")]
+    ids = Counter(str(r.get("id", "")).strip() for _, r in records if isinstance(r, dict))
     drafts, used = [], set()
     for index, record in records:
         if not isinstance(record, dict) or not _has_article_fields(record):
             warnings.append(f"record {index} is not an article object; skipped")
             continue
         rid = str(record.get("id", "")).strip()
-        key = rid if rid and ids.count(rid) == 1 and rid not in used else str(index)
-        key = key if key not in used else f"line-{index}"
+        key = rid if rid and ids[rid] == 1 and rid not in used else str(index)
+        key = key if key not in used else f"record-{index}"
         used.add(key)
         draft = record_draft(record)
         draft.key = key
@@ -528,7 +518,7 @@ def _field(value: Any) -> str | None:
         value = next((value[k] for k in ("rendered", "value", "text", "name", "@value")
                       if isinstance(value.get(k), str)), None)
     if isinstance(value, list):
-        parts = [_field(v) for v in value]
+        parts = [_field(v) for v in value if not isinstance(v, list)]
         value = ", ".join(p for p in parts if p) or None
     return value.strip() or None if isinstance(value, str) else None
 
@@ -551,17 +541,27 @@ def record_draft(record: dict) -> Draft:
     if clean.HTML_TAG.search(body):
         body = clean.html_to_text(body)
     cleaned = clean.clean_article(clean.decode_escapes(body), title)
-    authors = _field(_first(record, AUTHOR_KEYS))
+    publisher = _field(_first(record, PUBLISHER_KEYS))
     return Draft(cleaned.text, title=title or cleaned.title,
                  url=_url(_field(_first(record, URL_KEYS))),
                  published=next((d for d in map(parse_date, (record.get(k) for k in DATE_KEYS))
                                  if d), None) or cleaned.published,
-                 author=re.sub(r"(?i)^by\s+", "", authors) if authors else cleaned.author,
-                 publisher=_field(_first(record, PUBLISHER_KEYS)), warnings=warnings)
+                 author=_author(_field(_first(record, AUTHOR_KEYS))) or cleaned.author,
+                 publisher=None if _url(publisher) else publisher, warnings=warnings)
+
+
+def _author(value: str | None) -> str | None:
+    """An author name as given, without a "By" and never a profile URL."""
+    value = re.sub(r"(?i)^by\s+", "", value or "").strip()
+    return value if value and not _url(value) else None
 
 
 def _url(value: str | None) -> str | None:
-    return value if value and re.match(r"https?://\S+$", value) else None
+    try:
+        return value if value and re.match(r"https?://\S+$", value) and urlparse(value).hostname \
+            else None
+    except ValueError:  # e.g. a broken [IPv6] host
+        return None
 
 
 def _one_line(text: str) -> str:
@@ -573,10 +573,10 @@ def _one_line(text: str) -> str:
 def _html_draft(markup: str) -> Draft:
     page = clean.parse_page(markup)
     meta, ld = page.meta, _json_ld(page.captured["jsonld"])
-    site_title = _one_line("".join(page.captured["title"]))
+    site_title = _first_text(page.captured["title"])
     parts = re.split(r"\s+[|–—:-]{1,2}\s+", site_title)
     title = (meta.get("og:title") or meta.get("twitter:title") or _field(ld.get("headline"))
-             or _one_line("".join(page.captured["h1"])) or max(parts, key=len, default=""))
+             or _first_text(page.captured["h1"]) or max(parts, key=len, default=""))
     title = _one_line(title) or None
     text = page.text()
     cleaned = clean.clean_article(text, title)
@@ -585,24 +585,31 @@ def _html_draft(markup: str) -> Draft:
     dates = [meta.get(k) for k in ("article:published_time", "og:published_time",
                                    "datepublished", "date", "pubdate", "publish-date",
                                    "dc.date", "dc.date.issued", "parsely-pub-date")]
-    author = meta.get("author") or meta.get("article:author") or meta.get("dc.creator")
-    if author and author.startswith("http"):
-        author = None
+    author = _author(meta.get("author") or meta.get("article:author") or meta.get("dc.creator"))
     return Draft(cleaned.text, title=title or cleaned.title,
                  url=_url(page.links.get("canonical") or meta.get("og:url")
                           or _field(ld.get("url"))),
                  published=next((d for d in map(parse_date, dates + [ld.get("datePublished")]
                                                 + page.times) if d), None) or cleaned.published,
-                 author=author or _field(ld.get("author")) or cleaned.author,
+                 author=author or _author(_field(ld.get("author"))) or cleaned.author,
                  publisher=meta.get("og:site_name") or _field(ld.get("publisher")))
 
 
-def _json_ld(scripts: list[str]) -> dict:
+def _first_text(chunks: list[str]) -> str:
+    """The text of the first non-empty element among those captured (split by \\x1e)."""
+    return next((t for t in map(_one_line, "".join(chunks).split("\x1e")) if t), "")
+
+
+def _json_ld(chunks: list[str]) -> dict:
     """The first schema.org object with a headline in the page's JSON-LD scripts."""
-    try:
-        data = json.loads("".join(scripts)) if scripts else {}
-    except (ValueError, RecursionError):
-        return {}
-    items = data if isinstance(data, list) else data.get("@graph", [data]) \
-        if isinstance(data, dict) else []
-    return next((i for i in items if isinstance(i, dict) and i.get("headline")), {})
+    for script in "".join(chunks).split("\x1e"):
+        try:
+            data = json.loads(script) if script.strip() else None
+        except (ValueError, RecursionError):
+            continue
+        items = data.get("@graph", [data]) if isinstance(data, dict) else data
+        items = items if isinstance(items, list) else []
+        found = [i for i in items if isinstance(i, dict) and i.get("headline")]
+        if found:
+            return found[0]
+    return {}

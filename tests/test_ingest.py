@@ -247,6 +247,21 @@ def test_a_run_of_short_bullets_inside_the_article_is_a_menu(tmp_path):
                                            "last year, the owners added."]
 
 
+def test_html_metadata_from_json_ld(tmp_path):
+    ld = {"@context": "https://schema.org", "@graph": [
+        {"@type": "WebSite", "name": "Example"},
+        {"@type": "NewsArticle", "headline": "Ferry service resumes", "url": "https://www.nknews.org/x",
+         "datePublished": "2023-11-02T08:00:00Z", "author": {"@type": "Person", "name": "Sam Cho"},
+         "publisher": {"@type": "Organization", "name": "NK News"}}]}
+    page = (f'<html><head><script type="application/ld+json">{json.dumps(ld)}</script></head>'
+            "<body><div class='story-body'><p>The ferry between the two ports resumed service on "
+            "Thursday after a pause of almost four years, the operator said.</p></div></body></html>")
+    doc = doc_of(tmp_path, write(tmp_path, "ferry.htm", page))
+    assert (doc.title, doc.url, doc.published, doc.author, doc.publisher) == (
+        "Ferry service resumes", "https://www.nknews.org/x", "2023-11-02", "Sam Cho", "NK News")
+    assert doc.text.startswith("The ferry between the two ports") and "@graph" not in doc.text
+
+
 def test_a_files_name_can_lie_about_its_format(tmp_path):
     html_doc = doc_of(tmp_path, write(tmp_path, "page.txt", HTML_PAGE))
     assert html_doc.title == "Port reopens after three-day storm closure"
@@ -302,6 +317,15 @@ def test_json_list_of_articles_gives_one_document_per_record(tmp_path):
     result = read_file(tmp_path, write(tmp_path, "list.json", json.dumps(records)))
     assert [d.doc_id for d in result.documents] == ["list.json#a1", "list.json#a2", "list.json#3"]
     assert result.documents[1].title == "Budget passes again"
+
+
+def test_json_object_holding_a_list_of_articles(tmp_path):
+    feed = {"source": "https://example.org/feed", "articles": [
+        {"title": "First", "body": STORY, "author": "By Ana Ruiz", "source": "Example Wire"},
+        {"title": "Second", "body": STORY.replace("Monday", "Friday"), "source": "https://x.org"}]}
+    docs = read_file(tmp_path, write(tmp_path, "feed.json", json.dumps(feed))).documents
+    assert [(d.doc_id, d.author, d.publisher) for d in docs] == [
+        ("feed.json#1", "Ana Ruiz", "Example Wire"), ("feed.json#2", None, None)]
 
 
 def test_jsonl_bad_line_costs_only_that_line(tmp_path):
@@ -475,10 +499,13 @@ def test_tolerant_json_closes_what_was_open_at_the_cut():
     value, note = ingest.load_json('{"a": [1, {"b": "x\ny"}], "c": "cut off he', 40)
     assert value == {"a": [1, {"b": "x\ny"}], "c": "cut off he"}
     assert note == "JSON was cut off at byte 40"
-    assert ingest.load_json('{"a": "\\ud83d\\ude00", "b": [1, 2', 9)[0] == {"a": "😀", "b": [1, 2]}
+    assert ingest.load_json('{"a": "\\ud83d\\ude00", "b": [1, 2', 9)[0] == {"a": "😀", "b": [1]}
+    assert ingest.load_json('[true, 2.5e', 9)[0] == [True]  # a number at the cut may be partial
+    assert ingest.load_json('{"a": "\\q\t"}', 9) == ({"a": "q\t"}, "JSON was malformed; read it leniently")
     assert ingest.load_json('{"a": 1}', 8) == ({"a": 1}, None)
-    with pytest.raises(ValueError):
-        ingest.load_json('{"a": 1 "b": 2}', 15)
+    for broken in ('{"a": 1 "b": 2}', '{"a": nope}', '{"a": 1} x', "[1,, 2]"):
+        with pytest.raises(ValueError):
+            ingest.load_json(broken, 15)
 
 
 @pytest.mark.parametrize("value,expected", [
