@@ -42,11 +42,17 @@ def format_date(published: str | None) -> str:
         return published
 
 
-def strength(score: float, abstain_below: float) -> str:
-    """A word for how well a passage matches, relative to the engine's abstention threshold."""
-    if score >= abstain_below + 0.2:
+# Where the engine's passage scores (0 to 1, higher is better) change from one word to the
+# next; read off the sample corpus, where answering passages score about 0.75 to 0.9.
+STRONG_MATCH = 0.75
+FAIR_MATCH = 0.5
+
+
+def strength(score: float) -> str:
+    """A word for how well a passage matches the question."""
+    if score >= STRONG_MATCH:
         return "strong"
-    if score >= abstain_below:
+    if score >= FAIR_MATCH:
         return "fair"
     return "weak"
 
@@ -97,9 +103,9 @@ def question_html(question: str) -> str:
     return f'<div class="qa-question">{escape(question)}</div>'
 
 
-def card_html(passage: Passage, number: int, turn: int, abstain_below: float) -> str:
+def card_html(passage: Passage, number: int, turn: int) -> str:
     """One numbered citation card: headline, publisher, date, link, match strength, passage."""
-    level = strength(passage.score, abstain_below)
+    level = strength(passage.score)
     meta = _meta_line([
         f'<span class="qa-publisher">{escape(passage.publisher)}</span>' if passage.publisher else "",
         f'<span class="qa-date">{escape(format_date(passage.published))}</span>' if passage.published else "",
@@ -118,13 +124,13 @@ def card_html(passage: Passage, number: int, turn: int, abstain_below: float) ->
     )
 
 
-def answer_html(answer: Answer, turn: int, abstain_below: float) -> str:
+def answer_html(answer: Answer, turn: int) -> str:
     """The reply: the best sentence quoted with its citation number, then the citation cards.
 
     When the engine abstained, the reply says so plainly and folds the closest passages away.
     """
     cards = "".join(
-        card_html(p, i, turn, abstain_below) for i, p in enumerate(answer.passages, start=1)
+        card_html(p, i, turn) for i, p in enumerate(answer.passages, start=1)
     )
     searched = ""
     if answer.query and answer.query.strip() != answer.question.strip():

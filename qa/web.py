@@ -118,7 +118,6 @@ def create_app(
     feedback = FeedbackLog(
         feedback_path or os.environ.get("QA_FEEDBACK") or Path(settings.index) / "feedback.jsonl"
     )
-    abstain_below = settings.abstain_below
     first, last = engine.date_range()
     span = f"The archive runs from {first} to {last}." if first and last else ""
 
@@ -127,7 +126,7 @@ def create_app(
         for i, turn in enumerate(turns):
             messages.append({"role": "user", "content": render.question_html(turn["question"])})
             messages.append(
-                {"role": "assistant", "content": render.answer_html(turn["answer"], i, abstain_below)}
+                {"role": "assistant", "content": render.answer_html(turn["answer"], i)}
             )
         return messages
 
@@ -159,7 +158,7 @@ def create_app(
         picked = f"{turn}-{number}" if turn == len(turns) - 1 else None
         return html, gr.update(value=picked)
 
-    def ask(question, turns, publishers, sources, after, before, k):
+    def chat_turn(question, turns, publishers, sources, after, before, k):
         question = question or ""
         history = [t["question"] for t in turns]
         try:
@@ -181,7 +180,7 @@ def create_app(
         return chat_messages(turns), turns, "", _status(found), radio, source
 
     def ask_example(turns, publishers, sources, after, before, k, event: gr.SelectData):
-        return ask(event.value.get("text", ""), turns, publishers, sources, after, before, k)
+        return chat_turn(event.value.get("text", ""), turns, publishers, sources, after, before, k)
 
     def clear():
         return [], [], "", render.SOURCE_PLACEHOLDER, gr.update(choices=[], value=None), ""
@@ -274,7 +273,7 @@ def create_app(
         filters = [publisher, source_filter, after, before, k]
         answered = [chatbot, turns, question, status, citation, source]
         for trigger in (question.submit, ask_button.click):
-            trigger(ask, [question, turns, *filters], answered, **private, **engine_queue).then(
+            trigger(chat_turn, [question, turns, *filters], answered, **private, **engine_queue).then(
                 None, js=render.AFTER_ANSWER_JS, **private
             )
         chatbot.example_select(ask_example, [turns, *filters], answered, **private, **engine_queue).then(
@@ -371,14 +370,18 @@ def serve(argv: list[str] | None = None, started: float | None = None) -> None:
     except ValueError as exc:
         parser.exit(2, f"Login setup: {exc}\n")
 
-    from . import Engine
+    from . import Engine, IndexProblem
 
-    if Path(settings.corpus).is_dir():
-        print(f"Checking the index at {settings.index} against {settings.corpus}/ …", flush=True)
-        engine = Engine.build(corpus=settings.corpus, index=settings.index, progress=True)
-    else:
-        print(f"No corpus at {settings.corpus}/: serving the index at {settings.index} as it is.")
-        engine = Engine.open(settings.index)
+    try:
+        if Path(settings.corpus).is_dir():
+            print(f"Checking the index at {settings.index}/ against {settings.corpus}/ …", flush=True)
+            engine = Engine.build(corpus=settings.corpus, index=settings.index, progress=True)
+        else:
+            print(f"No corpus at {settings.corpus}/: serving the index at {settings.index}/ as it is.")
+            engine = Engine.open(settings.index)
+        engine.warm()  # load the model now, not on the first question
+    except (IndexProblem, FileNotFoundError, ValueError) as exc:
+        parser.exit(2, f"serve: {exc}\n")
 
     if auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Warning: serving on {args.host} without login; set QA_AUTH_FILE or QA_AUTH.",

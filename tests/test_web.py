@@ -74,7 +74,7 @@ def test_question_is_shown_as_text():
 
 def test_answer_quotes_the_best_sentence_with_its_citation_number():
     html = render.answer_html(Answer("q", [make_passage(), make_passage(doc_id="b.txt")], False, "hybrid"),
-                              turn=0, abstain_below=0.35)
+                              turn=0)
     assert_only_our_markup(html)
     assert "“The best answer sentence.” <span class=\"qa-ref\">[1]</span>" in html
     assert html.count('class="qa-card"') == 2
@@ -82,14 +82,14 @@ def test_answer_quotes_the_best_sentence_with_its_citation_number():
     assert "<mark>The best answer sentence.</mark>" in html
     assert "A headline" in html and "Daily NK" in html and "15 Jan 2019" in html
     assert 'href="https://example.org/a"' in html and 'rel="noopener noreferrer nofollow"' in html
-    assert "strong match · 0.71" in html
+    assert "fair match · 0.71" in html
 
 
 def test_article_markup_in_every_field_is_escaped():
     passage = make_passage(text=f"Body {EVIL}. The best answer sentence. {EVIL}", title=f"Title {EVIL}",
                            publisher=f"Pub {EVIL}", published=EVIL, url="javascript:alert(3)")
     answer = Answer(f"question {EVIL}", [passage], False, "hybrid", query=f"history {EVIL}")
-    for html in (render.answer_html(answer, 0, 0.35),
+    for html in (render.answer_html(answer, 0),
                  render.source_html(Document("a.txt", "0123456789" + passage.text, title=f"T {EVIL}",
                                              author=EVIL, publisher=EVIL, published=EVIL,
                                              url="data:text/html,x", warnings=[EVIL]), passage, 1)):
@@ -99,7 +99,7 @@ def test_article_markup_in_every_field_is_escaped():
 
 
 def test_abstention_says_so_and_folds_the_closest_passages_away():
-    html = render.answer_html(Answer("q", [make_passage(score=0.2)], True, "hybrid"), 0, 0.35)
+    html = render.answer_html(Answer("q", [make_passage(score=0.2)], True, "hybrid"), 0)
     assert_only_our_markup(html)
     assert "no confident answer" in html
     assert re.search(r"<details[^>]*><summary>Closest passages \(1\)</summary>.*qa-card.*</details>", html)
@@ -108,7 +108,7 @@ def test_abstention_says_so_and_folds_the_closest_passages_away():
 
 
 def test_no_passage_at_all_is_explained():
-    html = render.answer_html(Answer("q", [], True, "hybrid"), 0, 0.35)
+    html = render.answer_html(Answer("q", [], True, "hybrid"), 0)
     assert "No article in the archive matches" in html
 
 
@@ -116,7 +116,7 @@ def test_follow_up_shows_what_was_searched():
     answer = Answer("who reported that?", [make_passage()], False, "hybrid",
                     query="When was the ban? who reported that?")
     assert "Searched with the conversation: When was the ban? who reported that?" in render.answer_html(
-        answer, 0, 0.35)
+        answer, 0)
 
 
 def test_long_passage_is_clipped_around_its_best_sentence():
@@ -190,3 +190,329 @@ def test_feedback_is_appended_as_json_lines(tmp_path):
     assert records[0]["comment"] == "useful" and records[0]["history"] == ["When?"]
     assert records[0]["passages"] == [{"rank": 1, "doc_id": "a.txt", "start": 10,
                                        "end": 10 + len(make_passage().text), "score": 0.71}]
+
+
+def test_match_strength_words():
+    assert [render.strength(s) for s in (0.9, 0.75, 0.6, 0.5, 0.3)] == [
+        "strong", "strong", "fair", "fair", "weak"]
+
+
+# --- a real server, a real browser ---------------------------------------------------------------
+
+# Scraped pages hold markup both raw and entity-escaped; ingestion strips raw tags and decodes
+# entities, so the escaped copies are what reach the index as literal markup.
+ESCAPED_EVIL = EVIL.replace("<", "&lt;").replace(">", "&gt;")
+MALICIOUS_ARTICLE = f"""Walnut smugglers at the lighthouse {ESCAPED_EVIL}
+
+By Test Reporter
+
+Walnut smugglers near the old lighthouse {ESCAPED_EVIL} carried crates of walnuts across the \
+frozen estuary at night, a harbour official said on Tuesday.
+
+The official said the walnut crates were hidden under fishing nets {EVIL} and loaded onto \
+sledges before dawn, when the harbour patrol changes shifts {ESCAPED_EVIL}.
+
+Harbour police said they would add a second patrol at the lighthouse during the winter months.
+"""
+SEAFOOD_QUESTION = "When did China ban seafood imports from North Korea?"
+SEAFOOD_DOC = "002_b64ff41df4f991e9.txt"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def web_corpus(tmp_path_factory):
+    """The sample corpus plus an article whose title and body hold script and markup."""
+    corpus = tmp_path_factory.mktemp("web") / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    (corpus / "900_malicious.txt").write_text(MALICIOUS_ARTICLE, encoding="utf-8")
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def web_engine(web_corpus):
+    from qa import Engine
+
+    return Engine.build(corpus=web_corpus, index=web_corpus.parent / "index", log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def server(web_engine, web_corpus):
+    """The chat on a free loopback port, as ``python serve.py`` serves it."""
+    from types import SimpleNamespace
+
+    from qa.web import create_app, launch
+
+    feedback = web_corpus.parent / "feedback.jsonl"
+    app = create_app(web_engine, web_engine.settings, feedback_path=feedback)
+    port = free_port()
+    launch(app, port=port, prevent_thread_lock=True, quiet=True)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", engine=web_engine, feedback=feedback)
+    app.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab that records dialogs and every request to a host other than this one."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = context.new_page()
+    tab.dialogs, tab.external = [], []
+    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    tab.on("request", lambda request: tab.external.append(request.url)
+           if not re.match(r"(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:", request.url)
+           else None)
+    yield tab
+    context.close()
+
+
+def open_chat(page, url):
+    page.goto(url, wait_until="domcontentloaded")  # a Gradio page never goes network-idle
+    page.wait_for_selector("#question textarea", timeout=60_000)
+
+
+def ask_in_chat(page, question: str, turn: int):
+    """Types ``question``, waits for answer number ``turn`` (from 1), returns its locator."""
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    answers = page.locator("#chat .qa-answer")
+    answers.nth(turn - 1).wait_for(timeout=60_000)
+    return answers.nth(turn - 1)
+
+
+def assert_nothing_injected(page):
+    assert page.dialogs == []
+    assert page.locator("img[src='x'], img[src$='/x']").count() == 0
+    scripts = page.locator("script").evaluate_all("els => els.map(e => e.textContent)")
+    assert not any("alert(" in s for s in scripts)
+
+
+@pytest.mark.browser
+def test_answer_quotes_the_article_and_its_source_opens_beside_the_chat(page, server):
+    open_chat(page, server.url)
+    answer = ask_in_chat(page, SEAFOOD_QUESTION, 1)
+    seafood = server.engine.document(SEAFOOD_DOC)
+
+    lead = answer.locator(".qa-lead").inner_text()
+    quoted = re.search(r"“(.+)” \[1\]", lead, re.S).group(1)
+    assert "August 15, 2017" in quoted
+    assert quoted in " ".join(seafood.text.split())  # word for word from the article
+    first = answer.locator(".qa-card").first
+    assert seafood.title in first.locator(".qa-title").inner_text()
+    assert "Daily NK" in first.locator(".qa-meta").inner_text()
+    assert first.locator("a.qa-link").get_attribute("href") == seafood.url
+    assert re.search(r"(strong|fair|weak) match · \d\.\d\d", first.inner_text())
+    assert quoted in first.locator("mark").inner_text()
+
+    # Open the second citation by clicking its card: the viewer shows that whole article.
+    second = answer.locator(".qa-card").nth(1)
+    second_title = second.locator(".qa-title").inner_text()
+    second.click()
+    page.wait_for_function(
+        "t => document.querySelector('#source .qa-source-title')?.innerText.includes(t)", arg=second_title)
+    viewer = page.locator("#source .qa-source")
+    cited = viewer.locator("mark.qa-cited")
+    assert cited.count() == 1
+    assert second.locator("mark").inner_text().strip() in cited.inner_text()
+    assert "doc id" in viewer.inner_text()
+    # The cited passage is scrolled into the viewer's visible area.
+    page.wait_for_function("""() => {
+        const v = document.querySelector('#source .qa-source').getBoundingClientRect();
+        const m = document.querySelector('#source mark').getBoundingClientRect();
+        return m.top >= v.top && m.top < v.bottom; }""", timeout=5_000)
+    assert page.locator("#citations input").input_value().startswith("[2]")
+    assert_nothing_injected(page)
+    assert page.external == []
+
+    if os.environ.get("QA_SCREENSHOT"):  # QA_SCREENSHOT=docs/chat.png refreshes the README's picture
+        first.click()
+        page.wait_for_function("() => document.querySelector('#citations input')?.value.startsWith('[1]')")
+        page.wait_for_timeout(500)
+        page.screenshot(path=os.environ["QA_SCREENSHOT"])
+
+
+@pytest.mark.browser
+def test_follow_up_question_uses_the_conversation(page, server):
+    open_chat(page, server.url)
+    ask_in_chat(page, "Which UN Security Council resolution put North Korean seafood on the list of "
+                      "banned exports?", 1)
+    follow_up = ask_in_chat(page, "Who reported that?", 2)
+    title = server.engine.document(SEAFOOD_DOC).title
+    assert title in follow_up.locator(".qa-card .qa-title").first.inner_text()
+    assert "Searched with the conversation" in follow_up.inner_text()
+
+    page.locator("#clear").click()
+    page.wait_for_function("() => !document.querySelector('#chat .qa-answer')")
+    assert "Open a citation" in page.locator("#source").inner_text()
+
+
+@pytest.mark.browser
+def test_markup_in_articles_and_questions_shows_as_text_and_runs_nothing(page, server):
+    open_chat(page, server.url)
+    question = f"What did the walnut smugglers carry at the lighthouse? {EVIL}"
+    answer = ask_in_chat(page, question, 1)
+    assert page.locator("#chat .qa-question").last.inner_text() == question
+
+    malicious = server.engine.document("900_malicious.txt")
+    assert EVIL in malicious.title and EVIL in malicious.text  # the markup really is in the index
+    first = answer.locator(".qa-card").first
+    assert first.locator(".qa-title").inner_text() == malicious.title
+    assert EVIL in first.locator(".qa-passage").inner_text()
+    first.click()
+    page.wait_for_function("() => document.querySelector('#source .qa-source-title')?.innerText"
+                           ".includes('Walnut smugglers')")
+    article = page.locator("#source .qa-article").inner_text()
+    assert article.count(EVIL) == malicious.text.count(EVIL) >= 2
+    page.wait_for_timeout(500)  # give any injected handler the time to fire
+    assert_nothing_injected(page)
+    for selector in ("#chat", "#source"):  # only the app's own markup in the chat and viewer
+        tags = page.locator(f"{selector} .qa-answer, {selector} .qa-source").evaluate_all(
+            "els => els.flatMap(e => [...e.querySelectorAll('*')].map(n => n.tagName.toLowerCase()))")
+        assert set(tags) <= ALLOWED_TAGS
+
+
+@pytest.mark.browser
+def test_examples_filters_and_feedback(page, server):
+    open_chat(page, server.url)
+    from qa.web import EXAMPLES
+
+    examples = page.locator("#chat button.example")
+    assert [e.strip() for e in examples.all_inner_texts()] == EXAMPLES
+    examples.first.click()
+    page.locator("#chat .qa-lead").wait_for(timeout=60_000)
+
+    page.locator("#filters").get_by_text("Filters and number of passages").click()
+    page.locator("#after input, #after textarea").first.fill("2019/01/01")
+    page.locator("#question textarea").fill("Who smuggles coal?")
+    page.locator("#ask").click()
+    page.locator("#status .qa-error").wait_for()
+    assert "write it as YYYY-MM-DD" in page.locator("#status").inner_text()
+    assert page.locator("#chat .qa-answer").count() == 1  # nothing asked with a bad filter
+
+    page.locator("#comment textarea").fill("Good <b>quote</b>")
+    page.locator("#chat button[aria-label='Like']").last.click()
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('feedback was saved')")
+    record = json.loads(server.feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert record["vote"] == "up" and record["comment"] == "Good <b>quote</b>"
+    assert record["question"] == EXAMPLES[0]
+    assert record["history"] == [] and record["passages"][0]["doc_id"].endswith(".txt")
+
+
+def test_examples_are_answered_confidently(server):
+    from qa.web import EXAMPLES
+
+    for question in EXAMPLES:
+        assert not server.engine.ask(question).abstained, question
+
+
+@pytest.mark.browser
+def test_api_endpoint_answers_through_gradio_client(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    answer = client.predict(SEAFOOD_QUESTION, 3, [], None, api_name="/ask")
+    assert answer["question"] == SEAFOOD_QUESTION and answer["abstained"] is False
+    assert len(answer["passages"]) == 3 and answer["passages"][0]["doc_id"] == SEAFOOD_DOC
+    follow_up = client.predict(question="Who reported that?", history=[SEAFOOD_QUESTION], api_name="/ask")
+    assert follow_up["passages"][0]["doc_id"] == SEAFOOD_DOC
+    with pytest.raises(Exception, match="question is empty"):
+        client.predict("  ", api_name="/ask")
+    # The chat's own events are not part of the API.
+    assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {"/ask"}
+
+
+@pytest.mark.browser
+def test_file_routes_refuse_paths_outside_the_app(server, web_corpus):
+    for path in ("../../../../etc/passwd", "/etc/passwd", str(web_corpus / SEAFOOD_DOC),
+                 "..%2F..%2F..%2Fetc%2Fpasswd"):
+        status, body = http_get(f"{server.url}gradio_api/file={path}")
+        assert status in (403, 404), (path, status)
+        assert "root:" not in body and "Dandong" not in body
+
+
+def http_get(url: str, data: bytes | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def served_with_login(web_engine, web_corpus, tmp_path_factory):
+    """``python serve.py`` as staff run it, with a login from QA_AUTH, on an existing index."""
+    index = tmp_path_factory.mktemp("login") / "index"
+    shutil.copytree(web_engine.index_dir, index)
+    port = free_port()
+    log = index.parent / "serve.log"
+    env = {**os.environ, "QA_AUTH": "staff:s3cret pass"}
+    env.pop("QA_AUTH_FILE", None)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "serve.py"), "--corpus", str(web_corpus), "--index", str(index),
+             "--port", str(port)], cwd=index.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240
+    while "Ready:" not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}/", log.read_text()
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.mark.browser
+def test_serve_py_binds_loopback_and_login_keeps_anonymous_users_out(served_with_login, browser):
+    url, console = served_with_login
+    assert f"Ready: {url.rstrip('/')}, login required (1 users)" in console
+    assert "share" not in console.lower()
+
+    # No route that returns corpus text or answers serves an anonymous client.
+    for path, data in [("config", None), ("gradio_api/info", None), ("gradio_api/openapi.json", None),
+                       (f"gradio_api/file={SEAFOOD_DOC}", None),
+                       ("gradio_api/call/ask", b'{"data": ["seafood"]}'),
+                       ("gradio_api/run/ask", b'{"data": ["seafood"]}'),
+                       ("gradio_api/queue/join", b'{"data": ["seafood"], "fn_index": 0, "session_hash": "x"}')]:
+        status, body = http_get(url + path, data)
+        assert status in (401, 403), (path, status, body[:200])
+        assert "Dandong" not in body
+    status, body = http_get(url)
+    assert status == 200 and "Dandong" not in body and "smuggl" not in body.lower()
+
+    from gradio_client import Client
+
+    with pytest.raises(Exception):
+        Client(url, verbose=False)
+    with pytest.raises(Exception):
+        Client(url, auth=("staff", "wrong"), verbose=False)
+    answer = Client(url, auth=("staff", "s3cret pass"), verbose=False).predict(SEAFOOD_QUESTION, api_name="/ask")
+    # serve.py refreshed an index it did not build: the answers must be those of a fresh build.
+    assert answer["passages"][0]["doc_id"] == SEAFOOD_DOC, answer["passages"][0]
+
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        page.locator("input[type=password]").wait_for(timeout=30_000)
+        assert page.locator("#chat").count() == 0
+
+        def log_in(password):
+            page.locator("input[type=text]").first.fill("staff")
+            page.locator("input[type=password]").fill(password)
+            page.get_by_role("button", name=re.compile("login", re.I)).click()
+
+        log_in("wrong")
+        page.get_by_text(re.compile("incorrect", re.I)).wait_for(timeout=10_000)
+        assert page.locator("#chat").count() == 0
+        log_in("s3cret pass")
+        page.wait_for_selector("#question textarea", timeout=30_000)
+        assert ask_in_chat(page, SEAFOOD_QUESTION, 1).locator(".qa-card").count() >= 1
+    finally:
+        context.close()
