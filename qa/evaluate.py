@@ -431,6 +431,8 @@ def _miss_entry(r: dict[str, Any]) -> list[str]:
         where = f'rank {r["gold_rank"]}' if r["gold_rank"] else "not in the passages"
         lines.append(f'- gold: {", ".join(f"`{d}`" for d in r["gold_doc_ids"])} ({where})'
                      + (" — engine abstained" if r["abstained"] else ""))
+        if r["answers"]:
+            lines.append(f'- answer: {" / ".join(r["answers"])}')
     top = r["top"]
     if top is None:
         lines.append("- first instead: no passage")

@@ -16,14 +16,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "tests" / "data" / "news_questions.jsonl"
 CORPUS = ROOT / "corpus"
 
-# Regression guard for the shipped set on the sample corpus, set a little below the values
-# measured when the engine landed (see the commit that sets them). Raise them when the engine
-# gets better; never lower them to make a change pass.
-FLOORS: dict[str, dict[str, float]] = {
-    "hybrid": {"Hit@1": 0.0, "Hit@5": 0.0, "MRR@10": 0.0, "nDCG@10": 0.0,
-               "AnswerRecall@5": 0.0, "abstention_accuracy": 0.0},
-    "dense": {"Hit@5": 0.0},
-    "bm25": {"Hit@5": 0.0},
+# Regression guard for the shipped set on the sample corpus: (mode, "all" | "follow_ups") ->
+# metric -> floor. Set a little below the values measured when the engine landed:
+#               Hit@1  Hit@5  MRR@10 nDCG@10 AR@1   AR@5   abstain acc
+#   dense       0.862  1.000  0.922  0.940   0.614  0.877  0.273
+#   bm25        0.931  1.000  0.960  0.972   0.842  0.947  0.273
+#   hybrid      0.948  1.000  0.971  0.978   0.842  0.965  0.273   follow-ups: Hit@1 1.000
+# One question moves Hit@1 by 0.017 (58 answerable) and abstention by 0.09 (11 unanswerable).
+# Raise the floors when the engine gets better; never lower them to make a change pass.
+FLOORS: dict[tuple[str, str], dict[str, float]] = {
+    ("hybrid", "all"): {"Hit@1": 0.91, "Hit@5": 0.96, "MRR@10": 0.94, "nDCG@10": 0.95,
+                        "AnswerRecall@1": 0.80, "AnswerRecall@5": 0.93,
+                        "abstention_accuracy": 0.18},
+    ("hybrid", "follow_ups"): {"Hit@1": 0.87, "Hit@5": 0.87},
+    ("dense", "all"): {"Hit@1": 0.82, "Hit@5": 0.96, "MRR@10": 0.88, "AnswerRecall@5": 0.84},
+    ("bm25", "all"): {"Hit@1": 0.89, "Hit@5": 0.96, "MRR@10": 0.93, "AnswerRecall@5": 0.91},
 }
 
 
@@ -308,9 +315,10 @@ def test_shipped_answers_occur_in_their_gold_articles(sample_engine):
 
 @pytest.mark.model
 def test_quality_gate_on_the_shipped_set(sample_engine):
-    result = ev.evaluate(sample_engine, SHIPPED, modes=list(FLOORS), latency_sample=5)
+    modes = sorted({mode for mode, _ in FLOORS})
+    result = ev.evaluate(sample_engine, SHIPPED, modes=modes, latency_sample=0)
     assert result["counts"]["excluded"] == 0
-    below = [f"{mode} {name} {result['modes'][mode]['all'][name]:.3f} < {floor}"
-             for mode, floors in FLOORS.items() for name, floor in floors.items()
-             if result["modes"][mode]["all"][name] < floor]
+    below = [f"{mode} {part} {name}: {value:.3f} < floor {floor}"
+             for (mode, part), floors in FLOORS.items() for name, floor in floors.items()
+             if (value := result["modes"][mode][part][name]) < floor]
     assert not below, "quality dropped below the floors:\n" + "\n".join(below)
