@@ -61,7 +61,8 @@ class Previous:
         self.files: dict[str, dict] = manifest.get("files", {})
         self.docs = store.DocumentStore(folder / "docs.sqlite")
         self.chunks = np.asarray(store.read_chunks(folder))
-        self.vectors = store.flat_vectors(store.read_vectors(folder, manifest["dim"], len(self.chunks)))
+        self._faiss = store.read_vectors(folder, manifest["dim"], len(self.chunks))
+        self.vectors = store.flat_vectors(self._faiss)  # a view: the index must stay alive
         self.counts, self.vocab = lexical.load_counts(folder)
         self.rows_of_doc: dict[int, np.ndarray] = {}
         order = np.argsort(self.chunks[:, 0], kind="stable")

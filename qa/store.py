@@ -230,7 +230,7 @@ def read_vectors(folder: Path, dim: int, count: int):
 
 
 def flat_vectors(index) -> np.ndarray:
-    """The vectors of a flat FAISS index as a numpy view (no copy)."""
+    """The vectors of a flat FAISS index as a numpy view (no copy): keep ``index`` alive while it is used."""
     import faiss
 
     if index.ntotal == 0:
