@@ -8,6 +8,7 @@ markup. Links are kept only when they are plain http(s) URLs.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html import escape
 from urllib.parse import urlsplit
 
@@ -95,7 +96,13 @@ def passage_html(passage: Passage, context: int | None = CARD_CONTEXT_CHARS) -> 
         before, lead = _tail_words(before, context), "… "
     if context is not None and len(after) > context:
         after, tail = _head_words(after, context), " …"
-    return f"{lead}{escape(before)}<mark>{escape(best)}</mark>{escape(after)}{tail}"
+    before, best, after = (_lines(part) for part in (before, best, after))
+    return f"{lead}{before}<mark>{best}</mark>{after}{tail}"
+
+
+def _lines(text: str) -> str:
+    """Escaped text with each run of line breaks as one ``<br>``: cards stay compact."""
+    return "<br>".join(escape(line) for line in re.split(r"[ \t]*\n\s*", text))
 
 
 def question_html(question: str) -> str:
@@ -193,11 +200,11 @@ def source_html(document: Document, passage: Passage | None = None, number: int 
         items = "".join(f"<li>{escape(w)}</li>" for w in document.warnings)
         notes = f'<details class="qa-notes"><summary>Ingestion notes</summary><ul>{items}</ul></details>'
     return (
-        '<div class="qa-source">'
+        '<div class="qa-source"><div class="qa-source-head">'
         f'<h2 class="qa-source-title">{badge}{escape(document.title or document.doc_id)}</h2>'
         f'<div class="qa-meta">{meta}</div>'
         f'<div class="qa-docid">doc id <code>{escape(document.doc_id)}</code></div>'
-        f"{notes}"
+        f"{notes}</div>"
         f'<div class="qa-article">{body}</div>'
         "</div>"
     )
@@ -212,7 +219,7 @@ SOURCE_PLACEHOLDER = (
 # Styles of the markup above, passed to Gradio at launch. Colours come from the theme's
 # variables so the page reads well in light and dark mode.
 CSS = """
-.qa-header h1 { font-size: 1.45rem; margin: 0 0 .15rem 0; }
+.qa-header h1 { font-size: 1.45rem; font-weight: 600; margin: 0 0 .15rem 0; }
 .qa-header p { margin: 0; color: var(--body-text-color-subdued); }
 #chat .message { max-width: 100%; }
 .qa-question { white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -233,7 +240,7 @@ CSS = """
 .qa-card-head { display: flex; align-items: baseline; font-weight: 600; }
 .qa-meta { font-size: .8rem; color: var(--body-text-color-subdued); margin: .15rem 0 .35rem 0; }
 .qa-dot { margin: 0 .25rem; }
-.qa-passage { font-size: .9rem; line-height: 1.5; white-space: pre-wrap; overflow-wrap: anywhere; }
+.qa-passage { font-size: .9rem; line-height: 1.5; overflow-wrap: anywhere; }
 .qa-strength { font-weight: 600; }
 .qa-strong { color: #15803d; } .qa-fair { color: #b45309; } .qa-weak { color: #b91c1c; }
 mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px; }
@@ -244,11 +251,15 @@ mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px;
 .qa-error { color: #b91c1c; font-weight: 600; }
 .qa-info { color: var(--body-text-color-subdued); }
 .qa-source { max-height: calc(100vh - 230px); min-height: 200px; overflow-y: auto;
-  padding: .3rem .9rem .9rem .9rem; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+  padding: 0 .9rem .9rem .9rem; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .qa-source.qa-empty { display: flex; align-items: center; justify-content: center; text-align: center;
   color: var(--body-text-color-subdued); }
-.qa-source-title { font-size: 1.15rem; margin: .5rem 0 .2rem 0; display: flex; align-items: baseline; }
-.qa-docid { font-size: .8rem; color: var(--body-text-color-subdued); margin-bottom: .5rem; }
+.qa-source-head { position: sticky; top: 0; z-index: 1; padding: .5rem 0 .4rem 0;
+  background: var(--background-fill-primary); border-bottom: 1px solid var(--border-color-primary); }
+.qa-source-title { font-size: 1.15rem; font-weight: 600; margin: 0 0 .2rem 0; display: flex;
+  align-items: baseline; }
+.qa-docid { font-size: .8rem; color: var(--body-text-color-subdued); }
+.qa-article { padding-top: .6rem; }
 .qa-article { white-space: pre-wrap; line-height: 1.6; overflow-wrap: anywhere; }
 .qa-cited { background: #fef3c7; }
 .qa-best { background: #fde68a; font-weight: 600; }
@@ -277,8 +288,9 @@ SCROLL_TO_MARK_JS = """
     const viewer = document.querySelector('#source .qa-source');
     const mark = viewer && viewer.querySelector('mark');
     if (!mark) return;
+    const head = viewer.querySelector('.qa-source-head');
     const offset = mark.getBoundingClientRect().top - viewer.getBoundingClientRect().top;
-    viewer.scrollTop += offset - viewer.clientHeight / 4;
+    viewer.scrollTop += offset - (head ? head.offsetHeight : 0) - 24;
   }, 60);
 }
 """

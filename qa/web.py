@@ -211,10 +211,10 @@ def create_app(
     private = {"api_visibility": "private"}
     engine_queue = {"concurrency_id": "engine", "concurrency_limit": concurrency_limit}
 
-    with gr.Blocks(title="News archive Q&A", fill_width=True) as app:
+    with gr.Blocks(title="Ask the news archive", fill_width=True) as app:
         turns = gr.State([])
         gr.HTML(
-            '<div class="qa-header"><h1>News archive Q&amp;A</h1>'
+            '<div class="qa-header"><h1>Ask the news archive</h1>'
             "<p>Every answer is quoted word for word from an article in the archive, with its "
             "source. Click a citation to read the whole article.</p></div>"
         )
@@ -290,6 +290,15 @@ def create_app(
     return app
 
 
+# Fonts Gradio ships and serves itself (no Google Fonts request); bold too, so headings are
+# not synthesised from the regular face.
+THEME = gr.themes.Default(
+    primary_hue="blue",
+    neutral_hue="slate",
+    font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 600, 700)), "ui-sans-serif", "sans-serif"],
+)
+
+
 def launch(
     app: gr.Blocks,
     host: str = "127.0.0.1",
@@ -308,7 +317,7 @@ def launch(
         share=False,
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
-        theme=gr.themes.Default(primary_hue="blue", neutral_hue="slate"),
+        theme=THEME,
         css=render.CSS,
         js=render.APP_JS,
         footer_links=["api"],
