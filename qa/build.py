@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import ingest, lexical, store
+from .answer import sentences
 from .chunk import TITLE_TOKENS, Chunker
 from .embed import Encoder, get_encoder
 from .settings import Settings
@@ -64,11 +65,23 @@ class Previous:
         self._faiss = store.read_vectors(folder, manifest["dim"], len(self.chunks))
         self.vectors = store.flat_vectors(self._faiss)  # a view: the index must stay alive
         self.counts, self.vocab = lexical.load_counts(folder)
+        self.sentences, self.sentence_vectors = store.read_sentences(folder, len(self.chunks))
+        self.sentence_term_counts, _ = lexical.load_counts(folder, prefix="sent_bm25")
+        self._sentence_bounds = np.searchsorted(self.sentences[:, 0], np.arange(len(self.chunks) + 1))
         self.rows_of_doc: dict[int, np.ndarray] = {}
         order = np.argsort(self.chunks[:, 0], kind="stable")
         bounds = np.searchsorted(self.chunks[order, 0], np.arange(len(self.docs.meta) + 1))
         for pos in range(len(self.docs.meta)):
             self.rows_of_doc[pos] = order[bounds[pos]:bounds[pos + 1]]
+
+
+    def sentence_counts(self, rows: np.ndarray) -> np.ndarray:
+        return self._sentence_bounds[rows + 1] - self._sentence_bounds[rows]
+
+    def sentences_of(self, rows: np.ndarray) -> np.ndarray:
+        """Sentence ids of chunk ``rows``, in row order (sentences are stored grouped by chunk)."""
+        return np.concatenate([np.arange(self._sentence_bounds[r], self._sentence_bounds[r + 1])
+                               for r in rows]) if len(rows) else np.zeros(0, dtype="int64")
 
 
 def build(settings: Settings, progress: bool = True, log: Callable[[str], None] = print,
@@ -129,39 +142,51 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         new_chunks = chunker.split_many(new_docs)
         titles = {d.doc_id: _title_prefix(encoder, d.title) for d in new_docs}
         t0 = time.perf_counter()
-        new_vectors = _embed(encoder, [_embedded(titles[c.doc_id], c) for c in new_chunks],
-                             settings.batch_size, progress)
+        new_vectors, new_sentences, new_sentence_vectors = _embed(encoder, new_chunks, titles,
+                                                                  settings.batch_size, progress)
         report.embed_seconds = time.perf_counter() - t0
         report.embedded_chunks = len(new_chunks)
 
         docs = kept_docs + new_docs
         position = {d.doc_id: i for i, d in enumerate(docs)}
         old_rows = np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype="int64")
-        chunk_rows = np.zeros((len(old_rows) + len(new_chunks), 3), dtype="int32")
         vocab = dict(previous.vocab) if previous else {}
-        parts = []
-        vectors = np.zeros((len(chunk_rows), encoder.dim), dtype="float32")
+        chunk_parts, count_parts, vector_parts = [], [], []
+        sentence_parts, sentence_count_parts, sentence_vector_parts = [], [], []
         if len(old_rows):
-            remap = np.zeros(len(previous.docs.meta), dtype="int32")
-            for pos, m in enumerate(previous.docs.meta):
-                remap[pos] = position.get(m.doc_id, -1)
-            chunk_rows[: len(old_rows)] = previous.chunks[old_rows]
-            chunk_rows[: len(old_rows), 0] = remap[previous.chunks[old_rows, 0]]
-            vectors[: len(old_rows)] = previous.vectors[old_rows]
-            parts.append(previous.counts[old_rows])
-        for i, c in enumerate(new_chunks, start=len(old_rows)):
-            chunk_rows[i] = (position[c.doc_id], c.start, c.end)
-        if len(new_chunks):
-            vectors[len(old_rows):] = new_vectors
+            remap = np.array([position.get(m.doc_id, -1) for m in previous.docs.meta], dtype="int32")
+            kept = previous.chunks[old_rows].copy()
+            kept[:, 0] = remap[kept[:, 0]]
+            chunk_parts.append(kept)
+            vector_parts.append(previous.vectors[old_rows])
+            count_parts.append(previous.counts[old_rows])
+            sent_ids = previous.sentences_of(old_rows)
+            sents = previous.sentences[sent_ids].copy()
+            sents[:, 0] = np.repeat(np.arange(len(old_rows)), previous.sentence_counts(old_rows))
+            sentence_parts.append(sents)
+            sentence_vector_parts.append(previous.sentence_vectors[sent_ids])
+            sentence_count_parts.append(previous.sentence_term_counts[sent_ids])
+        chunk_parts.append(np.array([(position[c.doc_id], c.start, c.end) for c in new_chunks],
+                                    dtype="int32").reshape(-1, 3))
+        vector_parts.append(new_vectors)
         doc_title = {d.doc_id: d.title for d in new_docs}
-        parts.append(lexical.count_matrix((f"{doc_title[c.doc_id]}\n{c.text}" for c in new_chunks), vocab))
-        counts = lexical.stack_rows(parts, max(len(vocab), 1))
+        count_parts.append(lexical.count_matrix((f"{doc_title[c.doc_id]}\n{c.text}" for c in new_chunks), vocab))
+        new_sentences[:, 0] += len(old_rows)
+        sentence_parts.append(new_sentences)
+        sentence_vector_parts.append(new_sentence_vectors)
+        sentence_count_parts.append(lexical.count_matrix(
+            (docs[position[new_chunks[r - len(old_rows)].doc_id]].text[s:e] for r, s, e in new_sentences), vocab))
+        width = max(len(vocab), 1)
+        chunk_rows = np.concatenate(chunk_parts)
+        sentences = np.concatenate(sentence_parts)
 
         folder = store.new_generation(index_dir)
         store.write_documents(folder, docs)
         store.write_chunks(folder, chunk_rows)
-        store.write_vectors(folder, vectors)
-        lexical.save_counts(folder, counts, vocab)
+        store.write_vectors(folder, np.concatenate(vector_parts))
+        store.write_sentences(folder, sentences, np.concatenate(sentence_vector_parts))
+        lexical.save_counts(folder, lexical.stack_rows(count_parts, width), vocab)
+        lexical.save_counts(folder, lexical.stack_rows(sentence_count_parts, width), None, prefix="sent_bm25")
         _checkpoint("writing")
         report.documents, report.chunks = len(docs), len(chunk_rows)
         report.seconds = time.perf_counter() - started
@@ -171,7 +196,8 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             "chunking": settings.chunking(),
             "ingest_version": ingest.INGEST_VERSION,
             "settings": settings.to_dict(),
-            "counts": {"files": len(files), "documents": len(docs), "chunks": len(chunk_rows)},
+            "counts": {"files": len(files), "documents": len(docs), "chunks": len(chunk_rows),
+                   "sentences": len(sentences)},
             "files": manifest_files,
             "last_build": {k: v for k, v in report.to_dict().items() if k != "unchanged"},
         }
@@ -204,16 +230,27 @@ def _title_prefix(encoder: Encoder, title: str) -> str:
     return encoder.truncate(title, TITLE_TOKENS) if title else ""
 
 
-def _embedded(title: str, chunk: Chunk) -> str:
-    return f"{title}\n{chunk.text}" if title else chunk.text
+def _embed(encoder: Encoder, chunks: list[Chunk], titles: dict[str, str], batch_size: int,
+           progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chunk vectors and, from the same pass, sentence vectors.
 
-
-def _embed(encoder: Encoder, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, encoder.dim), dtype="float32")
+    Returns the chunk vectors, the sentence rows ``(chunk index, doc start, doc end)`` and
+    their vectors (float16: they are many, and only ranked among a few candidates).
+    """
+    dim = encoder.dim
+    if not chunks:
+        return (np.zeros((0, dim), dtype="float32"), np.zeros((0, 3), dtype="int32"),
+                np.zeros((0, dim), dtype="float16"))
+    texts, spans = [], []
+    for c in chunks:
+        head = titles.get(c.doc_id, "")
+        shift = len(head) + 1 if head else 0
+        texts.append(f"{head}\n{c.text}" if head else c.text)
+        spans.append([(s + shift, e + shift) for s, e in sentences(c.text)])
     # Longest first keeps padding low inside each batch; results go back to their places.
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    out = np.zeros((len(texts), encoder.dim), dtype="float32")
+    vectors = np.zeros((len(texts), dim), dtype="float32")
+    pooled: list[np.ndarray] = [np.zeros((0, dim), dtype="float32")] * len(texts)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -222,10 +259,16 @@ def _embed(encoder: Encoder, texts: list[str], batch_size: int, progress: bool) 
     step = batch_size * 4
     for lo in range(0, len(order), step):
         ids = order[lo:lo + step]
-        out[ids] = encoder.encode([texts[i] for i in ids], batch_size=batch_size)
+        vecs, sent_vecs = encoder.encode_with_spans([texts[i] for i in ids], [spans[i] for i in ids],
+                                                    batch_size=batch_size)
+        vectors[ids] = vecs
+        for i, sv in zip(ids, sent_vecs):
+            pooled[i] = sv
         _checkpoint("embedding")
         if bar:
             bar.update(len(ids))
     if bar:
         bar.close()
-    return out
+    rows = np.array([(i, c.start + s, c.start + e) for i, c in enumerate(chunks) for s, e in sentences(c.text)],
+                    dtype="int32").reshape(-1, 3)
+    return vectors, rows, np.concatenate(pooled).astype("float16")

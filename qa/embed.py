@@ -71,5 +71,40 @@ class Encoder:
                                         convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype="float32")
 
+    def encode_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                          batch_size: int = 32) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and, from the same forward pass, of character spans inside them.
+
+        A span's vector is the mean of the contextual token embeddings that fall inside it
+        (the model's own pooling, restricted to the span), normalised: sentence vectors
+        for the price of the chunk's.
+        """
+        if not texts:
+            return np.zeros((0, self.dim), dtype="float32"), []
+        with self._encode_lock:
+            outputs = self.model.encode(list(texts), batch_size=batch_size, output_value=None,
+                                        convert_to_numpy=False, show_progress_bar=False)
+        vectors = np.zeros((len(texts), self.dim), dtype="float32")
+        pooled = []
+        for i, (text, out) in enumerate(zip(texts, outputs)):
+            vectors[i] = out["sentence_embedding"].float().numpy()
+            mask = out["attention_mask"].bool().numpy()
+            tokens = out["token_embeddings"].float().numpy()[mask]
+            offsets = np.asarray(self._raw_with_specials(text)[: len(tokens)], dtype="int64")
+            real = offsets[:, 1] > offsets[:, 0]
+            rows = np.zeros((len(spans[i]), self.dim), dtype="float32")
+            for j, (start, end) in enumerate(spans[i]):
+                inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+                rows[j] = tokens[inside].mean(axis=0) if inside.any() else vectors[i]
+            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+            pooled.append(rows)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors, pooled
+
+    def _raw_with_specials(self, text: str) -> list[tuple[int, int]]:
+        """Token offsets as the model sees them: [CLS] + word pieces cut to the window + [SEP]."""
+        offsets = self._raw.encode(text, add_special_tokens=False).offsets[: self.max_tokens - 2]
+        return [(0, 0), *offsets, (0, 0)]
+
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text], batch_size=1)

@@ -9,14 +9,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import lexical, store
-from .answer import best_sentence, overlaps
+from .answer import overlaps
 from .embed import Encoder, get_encoder
 from .retrieve import Candidates, Retriever, doc_mask
 from .settings import MODES, Settings
 from .types import Answer, BuildReport, Document, Passage
 
 MAX_QUESTION_CHARS = 2000
-HISTORY_WEIGHT = 0.5  # how much an earlier question's terms count in a follow-up's query
+HISTORY_WEIGHT = 0.5  # how much terms only from an earlier question count in a follow-up's BM25 query
 MAX_K = 50
 
 
@@ -44,13 +44,16 @@ class Engine:
         faiss_index = store.read_vectors(folder, manifest["dim"], len(chunks))
         try:
             term_counts, vocab = lexical.load_counts(folder)
+            sentence_counts, _ = lexical.load_counts(folder, prefix="sent_bm25")
         except (OSError, ValueError) as exc:
             raise store.IndexProblem(
                 f'Index at {index_dir}/ has a missing or damaged BM25 file ({exc}): run "qa build"') from exc
-        if term_counts.shape[0] != len(chunks):
+        sentences, sentence_vectors = store.read_sentences(folder, len(chunks))
+        if term_counts.shape[0] != len(chunks) or sentence_counts.shape[0] != len(sentences):
             raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
         self.retriever = Retriever(faiss_index, store.flat_vectors(faiss_index),
-                                   lexical.BM25(term_counts, vocab), self.chunk_doc)
+                                   lexical.BM25(term_counts, vocab), self.chunk_doc, sentences,
+                                   sentence_vectors, lexical.BM25(sentence_counts, vocab))
         self._encoder = encoder
 
     # --- opening and building ------------------------------------------------------------------
@@ -163,48 +166,53 @@ class Engine:
         vectors = self.encoder.encode(queries, batch_size=batch_size)
         shared = (time.perf_counter() - started) / max(len(questions), 1)
         answers = []
+        s = self.settings
+        blend = (s.weight_dense, s.weight_sentence, s.weight_bm25, s.weight_sentence_bm25)
         for question, q, h, query, vec in zip(questions, cleaned, hist, queries, vectors):
             t0 = time.perf_counter()
-            weights = self._term_weights(q, h)
-            cands = self.retriever.search(vec, query, mode, self.settings.candidates, allowed,
-                                          self.settings.hybrid_weight, _query_weights(q, h))
-            passages = self._passages(cands, k, weights)
+            cands = self.retriever.search(vec, query, mode, s.candidates, allowed, blend, _query_weights(q, h))
+            passages = self._passages(cands, k)
             abstained = not passages or float(max(cands.dense[: max(k, 1)], default=0.0)) < self.settings.abstain_below
             answers.append(Answer(question=question, passages=passages, abstained=abstained, mode=mode,
                                   query=query, seconds=shared + time.perf_counter() - t0))
         return answers
 
-    def _term_weights(self, question: str, history: list[str]) -> dict[str, float]:
-        weights = self.retriever.bm25.term_weights(question)
-        for earlier in history[-1:]:
-            for term, w in self.retriever.bm25.term_weights(earlier).items():
-                weights.setdefault(term, HISTORY_WEIGHT * w)
-        return weights
-
-    def _passages(self, cands: Candidates, k: int, weights: dict[str, float]) -> list[Passage]:
-        chosen: list[tuple[int, float]] = []
+    def _passages(self, cands: Candidates, k: int) -> list[Passage]:
+        chosen: list[int] = []  # positions in ``cands``
         spans: dict[int, list[tuple[int, int]]] = {}
-        for row, score in zip(cands.rows, cands.scores):
+        for i, row in enumerate(cands.rows):
             doc = int(self.chunk_doc[row])
             span = (int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1]))
             if any(overlaps(span, s) for s in spans.get(doc, [])):
                 continue  # an overlapping chunk of the same article is already shown
             spans.setdefault(doc, []).append(span)
-            chosen.append((int(row), float(score)))
+            chosen.append(i)
             if len(chosen) == k:
                 break
-        texts = self.docs.texts(sorted({int(self.chunk_doc[r]) for r, _ in chosen})) if chosen else {}
+        docs = sorted({int(self.chunk_doc[cands.rows[i]]) for i in chosen})
+        texts = self.docs.texts(docs) if docs else {}
+        top_lex = max((float(c[2].max()) for c in cands.sentences if len(c[2])), default=0.0)
         passages = []
-        for row, score in chosen:
+        for i in chosen:
+            row = cands.rows[i]
             doc = int(self.chunk_doc[row])
             start, end = int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1])
-            text = texts[doc][start:end]
             meta = self.docs.meta[doc]
             passages.append(Passage(
-                text=text, score=round(score, 4), doc_id=meta.doc_id, title=meta.title, url=meta.url,
-                published=meta.published, start=start, end=end, highlight=best_sentence(text, weights),
+                text=texts[doc][start:end], score=round(float(cands.scores[i]), 4), doc_id=meta.doc_id,
+                title=meta.title, url=meta.url, published=meta.published, start=start, end=end,
+                highlight=self._highlight(cands.sentences[i], start, top_lex),
                 publisher=meta.publisher, author=meta.author))
         return passages
+
+    def _highlight(self, sentence_scores, chunk_start: int, top_lex: float) -> tuple[int, int]:
+        """The chunk's sentence that best answers: the same blend as the sentence signals of hybrid."""
+        ids, sims, lex = sentence_scores
+        s = self.settings
+        blend = s.weight_sentence * sims + s.weight_sentence_bm25 * (lex / top_lex if top_lex > 0 else lex)
+        best = int(ids[int(np.argmax(blend))])
+        _, a, b = self.retriever.sentences[best]
+        return int(a) - chunk_start, int(b) - chunk_start
 
 
 def clean_question(text: str, strict: bool = True) -> str:

@@ -80,29 +80,42 @@ class BM25:
                 weights[term] = weights.get(term, 0.0) + float(self.idf[col])
         return weights
 
-    def scores(self, query: str, weights: dict[str, float] | None = None) -> np.ndarray:
-        """BM25 score of every chunk for ``query`` (zeros where no term matches).
+    def query_terms(self, query: str, weights: dict[str, float] | None = None) -> dict[int, float]:
+        """Column → query weight of each known term of ``query`` (repeats add up).
 
-        ``weights`` optionally scales each query term (e.g. history terms count less).
+        ``weights`` optionally scales terms (e.g. terms only from an earlier question count less).
         """
-        out = np.zeros(self.size, dtype="float32")
-        terms: dict[str, float] = {}
+        terms: dict[int, float] = {}
         for term in tokenize(query):
-            terms[term] = terms.get(term, 0.0) + 1.0
-        if weights:
-            terms = {t: w * weights.get(t, 1.0) for t, w in terms.items()}
-        for term, qtf in terms.items():
             col = self.vocab.get(term)
-            if col is None:
-                continue
+            if col is not None:
+                terms[col] = terms.get(col, 0.0) + (weights.get(term, 1.0) if weights else 1.0)
+        return terms
+
+    def scores(self, query: str, weights: dict[str, float] | None = None) -> np.ndarray:
+        """BM25 score of every row for ``query`` (zeros where no term matches)."""
+        out = np.zeros(self.size, dtype="float32")
+        for col, qtf in self.query_terms(query, weights).items():
             lo, hi = self._csc.indptr[col], self._csc.indptr[col + 1]
             rows = self._csc.indices[lo:hi]
             tf = self._csc.data[lo:hi].astype("float32")
             out[rows] += qtf * self.idf[col] * tf * (self.k1 + 1) / (tf + self.norm[rows])
         return out
 
-    def save(self, folder: Path) -> None:
-        save_counts(folder, self.counts, self.vocab)
+    def scores_of(self, terms: dict[int, float], rows: np.ndarray, idf: np.ndarray | None = None) -> np.ndarray:
+        """BM25 scores of some rows only, for query ``terms`` from ``query_terms``.
+
+        ``idf`` lets sentence rows borrow the IDF of the chunk index (a sentence is too
+        small a unit to judge how rare a word is).
+        """
+        if not terms or len(rows) == 0:
+            return np.zeros(len(rows), dtype="float32")
+        cols = np.fromiter(terms.keys(), dtype="int64")
+        qtf = np.fromiter(terms.values(), dtype="float32")
+        tf = self.counts[rows][:, cols].toarray().astype("float32")
+        weight = qtf * (self.idf if idf is None else idf)[cols]
+        return (weight * tf * (self.k1 + 1) / (tf + self.norm[rows, None])).sum(axis=1)
+
 
 
 def count_matrix(texts: Iterable[str], vocab: dict[str, int]) -> sp.csr_matrix:
@@ -134,22 +147,28 @@ def stack_rows(parts: Sequence[sp.csr_matrix], width: int) -> sp.csr_matrix:
     return sp.vstack(resized, format="csr", dtype="int32")
 
 
-def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int]) -> None:
+def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | None,
+                prefix: str = "bm25") -> None:
+    """Write a count matrix (and, unless None, the vocabulary shared by all matrices)."""
     counts = counts.tocsr()
-    np.save(folder / "bm25_data.npy", counts.data.astype("int32"), allow_pickle=False)
-    np.save(folder / "bm25_indices.npy", counts.indices.astype("int32"), allow_pickle=False)
-    np.save(folder / "bm25_indptr.npy", counts.indptr.astype("int64"), allow_pickle=False)
-    terms = [""] * len(vocab)
-    for term, col in vocab.items():
-        terms[col] = term
-    (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+    np.save(folder / f"{prefix}_data.npy", counts.data.astype("int32"), allow_pickle=False)
+    np.save(folder / f"{prefix}_indices.npy", counts.indices.astype("int32"), allow_pickle=False)
+    np.save(folder / f"{prefix}_indptr.npy", counts.indptr.astype("int64"), allow_pickle=False)
+    if vocab is not None:
+        terms = [""] * len(vocab)
+        for term, col in vocab.items():
+            terms[col] = term
+        (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
 
 
-def load_counts(folder: Path) -> tuple[sp.csr_matrix, dict[str, int]]:
+def load_counts(folder: Path, prefix: str = "bm25") -> tuple[sp.csr_matrix, dict[str, int]]:
     terms = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
     vocab = {t: i for i, t in enumerate(terms)}
-    data = np.load(folder / "bm25_data.npy", allow_pickle=False)
-    indices = np.load(folder / "bm25_indices.npy", allow_pickle=False)
-    indptr = np.load(folder / "bm25_indptr.npy", allow_pickle=False)
+    data = np.load(folder / f"{prefix}_data.npy", allow_pickle=False)
+    indices = np.load(folder / f"{prefix}_indices.npy", allow_pickle=False)
+    indptr = np.load(folder / f"{prefix}_indptr.npy", allow_pickle=False)
+    if len(indptr) == 0 or indptr[-1] != len(data) or len(indices) != len(data) or (
+            len(indices) and int(indices.max()) >= max(len(vocab), 1)):
+        raise ValueError(f"{prefix} term counts do not agree with each other")
     counts = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, max(len(vocab), 1)))
     return counts, vocab

@@ -11,12 +11,13 @@ from .store import DocMeta
 
 @dataclass
 class Candidates:
-    """Chunk rows with their fused score and the two raw scores, best first."""
+    """Chunk rows with their fused score, raw scores and sentence scores, best first."""
 
     rows: np.ndarray
     scores: np.ndarray
     dense: np.ndarray
     lexical: np.ndarray
+    sentences: list  # per row: (sentence ids, cosines, BM25 scores)
 
 
 def doc_mask(meta: list[DocMeta], filters: dict | None) -> np.ndarray | None:
@@ -73,13 +74,21 @@ class Retriever:
         vectors: the same vectors as a numpy array (used for filtered search).
         bm25: the lexical index over the same chunk rows.
         chunk_doc: the document position of every chunk row.
+        sentences: rows ``(chunk row, doc start, doc end)``, grouped by chunk row.
+        sentence_vectors: one vector per sentence, pooled from its chunk's tokens.
+        sentence_bm25: term counts per sentence (its IDF is the chunk index's).
     """
 
-    def __init__(self, index, vectors: np.ndarray, bm25: BM25, chunk_doc: np.ndarray) -> None:
+    def __init__(self, index, vectors: np.ndarray, bm25: BM25, chunk_doc: np.ndarray,
+                 sentences: np.ndarray, sentence_vectors: np.ndarray, sentence_bm25: BM25) -> None:
         self.index = index
         self.vectors = vectors
         self.bm25 = bm25
         self.chunk_doc = chunk_doc
+        self.sentences = sentences
+        self.sentence_vectors = sentence_vectors
+        self.sentence_bm25 = sentence_bm25
+        self.sentence_bounds = np.searchsorted(np.asarray(sentences[:, 0]), np.arange(len(chunk_doc) + 1))
 
     @property
     def size(self) -> int:
@@ -98,42 +107,67 @@ class Retriever:
         top = _top(sims, n)
         return ids[top], sims[top]
 
-    def lexical(self, text: str, n: int, allowed: np.ndarray | None,
-                weights: dict[str, float] | None = None,
-                scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``n`` chunk rows by BM25 (rows, scores); rows without a matching term are left out."""
-        if scores is None:
-            scores = self.bm25.scores(text, weights)
+    def lexical(self, scores: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
+        """Top ``n`` chunk rows by BM25; rows without a matching term are left out."""
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
         top = _top(scores, n)
-        top = top[scores[top] > 0]
-        return top.astype("int64"), scores[top]
+        return top[scores[top] > 0].astype("int64")
 
-    def similarity(self, qvec: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return self.vectors[rows] @ qvec.ravel() if len(rows) else np.zeros(0, dtype="float32")
+    def sentence_scores(self, rows: np.ndarray, qvec: np.ndarray, terms: dict[int, float]):
+        """Per candidate chunk: its sentence ids, their cosine and their BM25 with the query."""
+        lo, hi = self.sentence_bounds[rows], self.sentence_bounds[rows + 1]
+        ids = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(rows) else np.zeros(0, "int64")
+        sims = (np.asarray(self.sentence_vectors[ids], dtype="float32") @ qvec.ravel()) if len(ids) else \
+            np.zeros(0, dtype="float32")
+        lex = self.sentence_bm25.scores_of(terms, ids, idf=self.bm25.idf)
+        return ids, hi - lo, sims, lex
 
     def search(self, qvec: np.ndarray, text: str, mode: str, n: int, allowed_docs: np.ndarray | None,
-               dense_weight: float, weights: dict[str, float] | None = None) -> Candidates:
+               weights: tuple[float, float, float, float],
+               term_weights: dict[str, float] | None = None) -> Candidates:
+        """Candidate chunks, best first, scored by ``mode``.
+
+        ``hybrid`` blends four signals, each in [0, 1]-ish: chunk cosine, best-sentence cosine,
+        chunk BM25 and best-sentence BM25 (BM25s divided by their best among the candidates).
+        """
         allowed = None if allowed_docs is None else allowed_docs[self.chunk_doc]
+        lex_all = self.bm25.scores(text, term_weights) if mode != "dense" else None
         if mode == "dense":
-            rows, dense = self.dense(qvec, n, allowed)
-            return Candidates(rows, dense.copy(), dense, np.zeros_like(dense))
-        if mode == "bm25":
-            rows, lex = self.lexical(text, n, allowed, weights)
-            dense = self.similarity(qvec, rows)
-            return Candidates(rows, lex / lex.max() if len(lex) else lex, dense, lex)
-        all_lex = self.bm25.scores(text, weights)
-        d_rows, _ = self.dense(qvec, n, allowed)
-        l_rows, _ = self.lexical(text, n, allowed, scores=all_lex)
-        rows = np.union1d(d_rows, l_rows)
-        dense = self.similarity(qvec, rows)
-        lex = all_lex[rows]
-        top_lex = float(lex.max()) if len(lex) else 0.0
-        lex_norm = lex / top_lex if top_lex > 0 else lex
-        fused = dense_weight * dense + (1 - dense_weight) * lex_norm
+            rows, _ = self.dense(qvec, n, allowed)
+        elif mode == "bm25":
+            rows = self.lexical(lex_all, n, allowed)
+        else:
+            rows = np.union1d(self.dense(qvec, n, allowed)[0], self.lexical(lex_all, n, allowed))
+        terms = self.bm25.query_terms(text, term_weights)
+        dense = self.vectors[rows] @ qvec.ravel() if len(rows) else np.zeros(0, dtype="float32")
+        lex = lex_all[rows] if lex_all is not None else self.bm25.scores_of(terms, rows)
+        sent_ids, per_chunk, sent_sims, sent_lex = self.sentence_scores(rows, qvec, terms)
+        if mode == "dense":
+            fused = dense
+        elif mode == "bm25":
+            fused = lex / lex.max() if len(lex) and lex.max() > 0 else lex
+        else:
+            starts = np.concatenate([[0], np.cumsum(per_chunk)[:-1]]).astype("int64")
+            best_sim = np.maximum.reduceat(sent_sims, starts) if len(sent_sims) else dense
+            best_lex = np.maximum.reduceat(sent_lex, starts) if len(sent_lex) else lex
+            wd, ws, wl, wsl = weights
+            fused = wd * dense + ws * best_sim + wl * _scaled(lex) + wsl * _scaled(best_lex)
         order = np.argsort(-fused, kind="stable")
-        return Candidates(rows[order], fused[order], dense[order], lex[order])
+        return Candidates(rows[order], fused[order], dense[order], lex[order],
+                          _sentence_table(sent_ids, per_chunk, sent_sims, sent_lex, order))
+
+
+def _scaled(scores: np.ndarray) -> np.ndarray:
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else scores
+
+
+def _sentence_table(ids, per_chunk, sims, lex, order) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per candidate (in ``order``): its sentence ids, cosines and BM25 scores."""
+    starts = np.concatenate([[0], np.cumsum(per_chunk)]).astype("int64")
+    parts = [(ids[a:b], sims[a:b], lex[a:b]) for a, b in zip(starts[:-1], starts[1:])]
+    return [parts[i] for i in order]
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

@@ -8,6 +8,7 @@ index/
     chunks.npy           int32 rows (doc position, start, end), one per vector
     vectors.faiss        normalised embeddings, inner-product FAISS index
     bm25_*.npy, bm25_vocab.json   term counts per chunk
+    sentences.npy, sentence_vectors.npy, sent_bm25_*.npy   sentences of each chunk
   .build.lock            held by the build that is running
 ```
 A build writes a new generation folder, then replaces ``manifest.json`` atomically; a build
@@ -31,7 +32,7 @@ import numpy as np
 
 from .types import Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence rows, vectors and term counts
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 DOC_FIELDS = ("doc_id", "title", "url", "published", "author", "publisher")
@@ -200,6 +201,23 @@ def read_chunks(folder: Path) -> np.ndarray:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise IndexProblem(f'Index file {path} is missing or damaged ({exc}): run "qa build" to rebuild the index') from exc
+
+
+def write_sentences(folder: Path, rows: np.ndarray, vectors: np.ndarray) -> None:
+    """Sentence rows ``(chunk row, doc start, doc end)``, grouped by chunk, and their float16 vectors."""
+    np.save(folder / "sentences.npy", np.asarray(rows, dtype="int32").reshape(-1, 3), allow_pickle=False)
+    np.save(folder / "sentence_vectors.npy", np.asarray(vectors, dtype="float16"), allow_pickle=False)
+
+
+def read_sentences(folder: Path, chunk_count: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        rows = np.load(folder / "sentences.npy", mmap_mode="r", allow_pickle=False)
+        vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexProblem(f'Sentence files in {folder} are missing or damaged ({exc}): run "qa build"') from exc
+    if rows.ndim != 2 or len(rows) != len(vectors) or (len(rows) and int(rows[-1, 0]) >= chunk_count):
+        raise IndexProblem(f'Sentence files in {folder} disagree with the chunks: run "qa build"')
+    return rows, vectors
 
 
 def write_vectors(folder: Path, vectors: np.ndarray) -> None:
