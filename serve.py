@@ -3,7 +3,7 @@
     python serve.py [--index DIR] [--corpus DIR] [--host 127.0.0.1] [--port 7860]
 
 Login is optional: QA_AUTH_FILE names a file of ``user:password`` lines, QA_AUTH holds
-``user:pass,user2:pass2``. Both stay outside the repository.
+``user:pass,user2:pass2``. Keep both outside the repository.
 """
 import os
 import time
@@ -16,7 +16,57 @@ for name, value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1
                     ("TOKENIZERS_PARALLELISM", "false")):
     os.environ[name] = value
 
-if __name__ == "__main__":
-    from qa.web import serve
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-    serve(started=STARTED)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the news archive chat.")
+    parser.add_argument("--index", help="index folder (default: QA_INDEX or index/)")
+    parser.add_argument("--corpus", help="corpus folder (default: QA_CORPUS or corpus/)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    args = parser.parse_args(argv)
+
+    from qa import Engine, IndexProblem, Settings
+    from qa.web import create_app, launch, load_auth
+
+    settings = Settings.from_env(index=args.index, corpus=args.corpus)
+    try:
+        auth = load_auth()
+    except ValueError as exc:
+        parser.exit(2, f"serve: login setup: {exc}\n")
+    try:
+        if Path(settings.corpus).is_dir():
+            print(f"Checking the index at {settings.index}/ against {settings.corpus}/ …", flush=True)
+            engine = Engine.build(corpus=settings.corpus, index=settings.index, progress=True)
+            print(engine.last_build.summary(), flush=True)
+        else:
+            print(f"No corpus at {settings.corpus}/: serving the index at {settings.index}/ as it is.")
+            engine = Engine.open(settings.index)
+        engine.warm()  # load the model now, not on the first question
+    except (IndexProblem, FileNotFoundError, ValueError) as exc:
+        parser.exit(2, f"serve: {exc}\n")
+
+    if auth is None and args.host not in LOOPBACK:
+        print(f"Warning: serving on {args.host} without login; set QA_AUTH_FILE or QA_AUTH.",
+              file=sys.stderr)
+    app = create_app(engine, engine.settings)
+    try:
+        launch(app, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
+    except OSError as exc:
+        parser.exit(2, f"serve: cannot listen on {args.host}:{args.port}: {exc}\n")
+    login = f", login required ({len(auth)} users)" if auth else ""
+    print(f"Ready: http://{args.host}:{args.port}{login} — {time.monotonic() - STARTED:.1f}s "
+          "after start. Ctrl+C stops.", flush=True)
+    try:
+        app.block_thread()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -210,6 +210,12 @@ def source_html(document: Document, passage: Passage | None = None, number: int 
     )
 
 
+def status_html(message: str, error: bool = False) -> str:
+    """The line under the question box: what was found, or what to fix."""
+    kind = "qa-error" if error else "qa-info"
+    return f'<div class="qa-status {kind}">{escape(message)}</div>' if message else ""
+
+
 SOURCE_PLACEHOLDER = (
     '<div class="qa-source qa-empty">Open a citation to read the whole article here, '
     "with the cited passage highlighted.</div>"

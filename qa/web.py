@@ -2,21 +2,18 @@
 
 ``create_app`` lays out the chat, the filters and the source viewer and wires them to the
 engine; ``launch`` serves it on loopback with the app-level settings Gradio 6 takes at
-launch time (theme, CSS, JS); ``serve`` is what ``python serve.py`` runs. All markup shown
-in the chat and the source viewer comes from :mod:`qa.render`, which escapes every piece
-of article and user text.
+launch time (theme, CSS, JS) and the login of ``load_auth``. ``serve.py`` builds the index
+and calls them. All markup shown in the chat and the source viewer comes from
+:mod:`qa.render`, which escapes every piece of article and user text.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hmac
 import json
 import os
 import re
-import sys
 import threading
-import time
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -101,11 +98,6 @@ def feedback_record(turn: dict[str, Any], vote: str, comment: str) -> dict[str, 
     }
 
 
-def _status(message: str, error: bool = False) -> str:
-    kind = "qa-error" if error else "qa-info"
-    return f'<div class="qa-status {kind}">{escape(message)}</div>' if message else ""
-
-
 def create_app(
     engine: Any,
     settings: Settings | None = None,
@@ -165,19 +157,20 @@ def create_app(
             filters = parse_filters(publishers, sources, after, before)
             answer = engine.ask(question, k=int(k), history=history or None, filters=filters)
         except ValueError as exc:
-            return (gr.update(), turns, gr.update(), _status(str(exc), error=True),
+            return (gr.update(), turns, gr.update(), render.status_html(str(exc), error=True),
                     gr.update(), gr.update())
         turns = turns + [
             {"question": question, "history": history, "filters": filters, "k": int(k), "answer": answer}
         ]
         choices = citation_choices(turns)
-        if answer.passages and not answer.abstained:
-            source, radio = open_citation(choices[0][1], turns)
-            radio = gr.update(choices=choices, value=choices[0][1])
+        if answer.passages and not answer.abstained:  # open the best source right away
+            picked = choices[0][1]
+            source, _ = open_citation(picked, turns)
         else:
-            source, radio = render.SOURCE_PLACEHOLDER, gr.update(choices=choices, value=None)
+            picked, source = None, render.SOURCE_PLACEHOLDER
         found = f"{len(answer.passages)} passages in {answer.seconds:.2f} s"
-        return chat_messages(turns), turns, "", _status(found), radio, source
+        return (chat_messages(turns), turns, "", render.status_html(found),
+                gr.update(choices=choices, value=picked), source)
 
     def ask_example(turns, publishers, sources, after, before, k, event: gr.SelectData):
         return chat_turn(event.value.get("text", ""), turns, publishers, sources, after, before, k)
@@ -193,7 +186,7 @@ def create_app(
         liked = event.liked
         verdict = "up" if liked is True else "down" if liked is False else str(liked)
         feedback.append(feedback_record(turns[turn], verdict, comment or ""))
-        return "", _status("Thank you: your feedback was saved.")
+        return "", render.status_html("Thank you: your feedback was saved.")
 
     def api_ask(
         question: str, k: int = 5, history: list[str] | None = None, filters: dict | None = None
@@ -362,45 +355,3 @@ def load_auth(environ: dict[str, str] | None = None) -> list[tuple[str, str]] | 
             raise ValueError(f"{where}: expected user:password")
         users.append((user, password))
     return users or None
-
-
-def serve(argv: list[str] | None = None, started: float | None = None) -> None:
-    """``python serve.py``: build or refresh the index, then serve the chat until stopped."""
-    started = time.monotonic() if started is None else started
-    parser = argparse.ArgumentParser(description="Serve the news archive chat.")
-    parser.add_argument("--index", help="index folder (default: QA_INDEX or index/)")
-    parser.add_argument("--corpus", help="corpus folder (default: QA_CORPUS or corpus/)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
-    args = parser.parse_args(argv)
-    settings = Settings.from_env(index=args.index, corpus=args.corpus)
-    try:
-        auth = load_auth()
-    except ValueError as exc:
-        parser.exit(2, f"Login setup: {exc}\n")
-
-    from . import Engine, IndexProblem
-
-    try:
-        if Path(settings.corpus).is_dir():
-            print(f"Checking the index at {settings.index}/ against {settings.corpus}/ …", flush=True)
-            engine = Engine.build(corpus=settings.corpus, index=settings.index, progress=True)
-        else:
-            print(f"No corpus at {settings.corpus}/: serving the index at {settings.index}/ as it is.")
-            engine = Engine.open(settings.index)
-        engine.warm()  # load the model now, not on the first question
-    except (IndexProblem, FileNotFoundError, ValueError) as exc:
-        parser.exit(2, f"serve: {exc}\n")
-
-    if auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"Warning: serving on {args.host} without login; set QA_AUTH_FILE or QA_AUTH.",
-              file=sys.stderr)
-    app = create_app(engine, settings)
-    launch(app, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
-    login = f", login required ({len(auth)} users)" if auth else ""
-    print(f"Ready: http://{args.host}:{args.port}{login} — {time.monotonic() - started:.1f}s "
-          "after start. Ctrl+C stops.", flush=True)
-    try:
-        app.block_thread()
-    except KeyboardInterrupt:
-        pass
