@@ -38,9 +38,10 @@ def format_date(published: str | None) -> str:
     if not published:
         return ""
     try:
-        return dt.date.fromisoformat(published[:10]).strftime("%-d %b %Y")
+        day = dt.date.fromisoformat(published[:10])
     except ValueError:
         return published
+    return f"{day.day} {day:%b %Y}"
 
 
 # Where the engine's passage scores (0 to 1, higher is better) change from one word to the

@@ -36,6 +36,7 @@ API_NAME = "ask"
 MAX_K = 10
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
+
 def parse_filters(
     publishers: list[str] | None, sources: list[str] | None, after: str | None, before: str | None
 ) -> dict[str, Any] | None:
