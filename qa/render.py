@@ -44,17 +44,12 @@ def format_date(published: str | None) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
-# Where the engine's passage scores (0 to 1, higher is better) change from one word to the
-# next; read off the sample corpus, where answering passages score about 0.75 to 0.9.
-STRONG_MATCH = 0.75
-FAIR_MATCH = 0.5
-
-
-def strength(score: float) -> str:
-    """A word for how well a passage matches the question."""
-    if score >= STRONG_MATCH:
+def strength(score: float, confident: float) -> str:
+    """A word for how well a passage matches, against the score at which the engine stops
+    abstaining (``Settings.abstain_below``): at or above it strong, a little below fair."""
+    if score >= confident:
         return "strong"
-    if score >= FAIR_MATCH:
+    if score >= 0.75 * confident:
         return "fair"
     return "weak"
 
@@ -111,9 +106,9 @@ def question_html(question: str) -> str:
     return f'<div class="qa-question">{escape(question)}</div>'
 
 
-def card_html(passage: Passage, number: int, turn: int) -> str:
+def card_html(passage: Passage, number: int, turn: int, confident: float) -> str:
     """One numbered citation card: headline, publisher, date, link, match strength, passage."""
-    level = strength(passage.score)
+    level = strength(passage.score, confident)
     meta = _meta_line([
         f'<span class="qa-publisher">{escape(passage.publisher)}</span>' if passage.publisher else "",
         f'<span class="qa-date">{escape(format_date(passage.published))}</span>' if passage.published else "",
@@ -132,13 +127,14 @@ def card_html(passage: Passage, number: int, turn: int) -> str:
     )
 
 
-def answer_html(answer: Answer, turn: int) -> str:
+def answer_html(answer: Answer, turn: int, confident: float) -> str:
     """The reply: the best sentence quoted with its citation number, then the citation cards.
 
     When the engine abstained, the reply says so plainly and folds the closest passages away.
+    ``confident`` is the engine's abstention threshold, which grades each card's match.
     """
     cards = "".join(
-        card_html(p, i, turn) for i, p in enumerate(answer.passages, start=1)
+        card_html(p, i, turn, confident) for i, p in enumerate(answer.passages, start=1)
     )
     searched = ""
     if answer.query and answer.query.strip() != answer.question.strip():

@@ -117,10 +117,9 @@ def create_app(
     def chat_messages(turns: list[dict]) -> list[dict]:
         messages = []
         for i, turn in enumerate(turns):
+            answer = render.answer_html(turn["answer"], i, settings.abstain_below)
             messages.append({"role": "user", "content": render.question_html(turn["question"])})
-            messages.append(
-                {"role": "assistant", "content": render.answer_html(turn["answer"], i)}
-            )
+            messages.append({"role": "assistant", "content": answer})
         return messages
 
     def citation_choices(turns: list[dict]) -> list[tuple[str, str]]:

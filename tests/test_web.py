@@ -74,7 +74,7 @@ def test_question_is_shown_as_text():
 
 def test_answer_quotes_the_best_sentence_with_its_citation_number():
     html = render.answer_html(Answer("q", [make_passage(), make_passage(doc_id="b.txt")], False, "hybrid"),
-                              turn=0)
+                              turn=0, confident=0.7)
     assert_only_our_markup(html)
     assert "“The best answer sentence.” <span class=\"qa-ref\">[1]</span>" in html
     assert html.count('class="qa-card"') == 2
@@ -82,14 +82,14 @@ def test_answer_quotes_the_best_sentence_with_its_citation_number():
     assert "<mark>The best answer sentence.</mark>" in html
     assert "A headline" in html and "Daily NK" in html and "15 Jan 2019" in html
     assert 'href="https://example.org/a"' in html and 'rel="noopener noreferrer nofollow"' in html
-    assert "fair match · 0.71" in html
+    assert "strong match · 0.71" in html
 
 
 def test_article_markup_in_every_field_is_escaped():
     passage = make_passage(text=f"Body {EVIL}. The best answer sentence. {EVIL}", title=f"Title {EVIL}",
                            publisher=f"Pub {EVIL}", published=EVIL, url="javascript:alert(3)")
     answer = Answer(f"question {EVIL}", [passage], False, "hybrid", query=f"history {EVIL}")
-    for html in (render.answer_html(answer, 0),
+    for html in (render.answer_html(answer, 0, 0.7),
                  render.source_html(Document("a.txt", "0123456789" + passage.text, title=f"T {EVIL}",
                                              author=EVIL, publisher=EVIL, published=EVIL,
                                              url="data:text/html,x", warnings=[EVIL]), passage, 1)):
@@ -99,7 +99,7 @@ def test_article_markup_in_every_field_is_escaped():
 
 
 def test_abstention_says_so_and_folds_the_closest_passages_away():
-    html = render.answer_html(Answer("q", [make_passage(score=0.2)], True, "hybrid"), 0)
+    html = render.answer_html(Answer("q", [make_passage(score=0.2)], True, "hybrid"), 0, 0.7)
     assert_only_our_markup(html)
     assert "no confident answer" in html
     assert re.search(r"<details[^>]*><summary>Closest passages \(1\)</summary>.*qa-card.*</details>", html)
@@ -108,7 +108,7 @@ def test_abstention_says_so_and_folds_the_closest_passages_away():
 
 
 def test_no_passage_at_all_is_explained():
-    html = render.answer_html(Answer("q", [], True, "hybrid"), 0)
+    html = render.answer_html(Answer("q", [], True, "hybrid"), 0, 0.7)
     assert "No article in the archive matches" in html
 
 
@@ -116,7 +116,7 @@ def test_follow_up_shows_what_was_searched():
     answer = Answer("who reported that?", [make_passage()], False, "hybrid",
                     query="When was the ban? who reported that?")
     assert "Searched with the conversation: When was the ban? who reported that?" in render.answer_html(
-        answer, 0)
+        answer, 0, 0.7)
 
 
 def test_long_passage_is_clipped_around_its_best_sentence():
@@ -192,8 +192,8 @@ def test_feedback_is_appended_as_json_lines(tmp_path):
                                        "end": 10 + len(make_passage().text), "score": 0.71}]
 
 
-def test_match_strength_words():
-    assert [render.strength(s) for s in (0.9, 0.75, 0.6, 0.5, 0.3)] == [
+def test_match_strength_is_graded_against_the_abstention_threshold():
+    assert [render.strength(s, confident=0.8) for s in (1.01, 0.8, 0.7, 0.61, 0.3)] == [
         "strong", "strong", "fair", "fair", "weak"]
 
 
