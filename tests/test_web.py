@@ -414,6 +414,7 @@ def test_examples_filters_and_feedback(page, server):
     assert record["history"] == [] and record["passages"][0]["doc_id"].endswith(".txt")
 
 
+@pytest.mark.model
 def test_examples_are_answered_confidently(server):
     from qa.web import EXAMPLES
 
@@ -421,7 +422,7 @@ def test_examples_are_answered_confidently(server):
         assert not server.engine.ask(question).abstained, question
 
 
-@pytest.mark.browser
+@pytest.mark.model
 def test_api_endpoint_answers_through_gradio_client(server):
     from gradio_client import Client
 
@@ -437,7 +438,7 @@ def test_api_endpoint_answers_through_gradio_client(server):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {"/ask"}
 
 
-@pytest.mark.browser
+@pytest.mark.model
 def test_file_routes_refuse_paths_outside_the_app(server, web_corpus):
     for path in ("../../../../etc/passwd", "/etc/passwd", str(web_corpus / SEAFOOD_DOC),
                  "..%2F..%2F..%2Fetc%2Fpasswd"):
