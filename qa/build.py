@@ -67,6 +67,7 @@ class Previous:
         self.counts, self.vocab = lexical.load_counts(folder)
         self.sentences, self.sentence_vectors = store.read_sentences(folder, len(self.chunks))
         self.sentence_term_counts, _ = lexical.load_counts(folder, prefix="sent_bm25")
+        self.pair_counts, _ = lexical.load_counts(folder, prefix="pair_bm25", pairs=True)
         self._sentence_bounds = np.searchsorted(self.sentences[:, 0], np.arange(len(self.chunks) + 1))
         self.rows_of_doc: dict[int, np.ndarray] = {}
         order = np.argsort(self.chunks[:, 0], kind="stable")
@@ -151,7 +152,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         position = {d.doc_id: i for i, d in enumerate(docs)}
         old_rows = np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype="int64")
         vocab = dict(previous.vocab) if previous else {}
-        chunk_parts, count_parts, vector_parts = [], [], []
+        chunk_parts, count_parts, pair_parts, vector_parts = [], [], [], []
         sentence_parts, sentence_count_parts, sentence_vector_parts = [], [], []
         if len(old_rows):
             remap = np.array([position.get(m.doc_id, -1) for m in previous.docs.meta], dtype="int32")
@@ -160,6 +161,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             chunk_parts.append(kept)
             vector_parts.append(previous.vectors[old_rows])
             count_parts.append(previous.counts[old_rows])
+            pair_parts.append(previous.pair_counts[old_rows])
             sent_ids = previous.sentences_of(old_rows)
             sents = previous.sentences[sent_ids].copy()
             sents[:, 0] = np.repeat(np.arange(len(old_rows)), previous.sentence_counts(old_rows))
@@ -170,7 +172,9 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
                                     dtype="int32").reshape(-1, 3))
         vector_parts.append(new_vectors)
         doc_title = {d.doc_id: d.title for d in new_docs}
-        count_parts.append(lexical.count_matrix((f"{doc_title[c.doc_id]}\n{c.text}" for c in new_chunks), vocab))
+        indexed = [f"{doc_title[c.doc_id]}\n{c.text}" for c in new_chunks]  # what BM25 sees: headline + text
+        count_parts.append(lexical.count_matrix(indexed, vocab))
+        pair_parts.append(lexical.count_matrix(indexed, None))
         new_sentences[:, 0] += len(old_rows)
         sentence_parts.append(new_sentences)
         sentence_vector_parts.append(new_sentence_vectors)
@@ -187,6 +191,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         store.write_sentences(folder, sentences, np.concatenate(sentence_vector_parts))
         lexical.save_counts(folder, lexical.stack_rows(count_parts, width), vocab)
         lexical.save_counts(folder, lexical.stack_rows(sentence_count_parts, width), None, prefix="sent_bm25")
+        lexical.save_counts(folder, lexical.stack_rows(pair_parts, lexical.BIGRAM_BUCKETS), None, prefix="pair_bm25")
         _checkpoint("writing")
         report.documents, report.chunks = len(docs), len(chunk_rows)
         report.seconds = time.perf_counter() - started

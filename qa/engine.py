@@ -45,15 +45,19 @@ class Engine:
         try:
             term_counts, vocab = lexical.load_counts(folder)
             sentence_counts, _ = lexical.load_counts(folder, prefix="sent_bm25")
+            pair_counts, _ = lexical.load_counts(folder, prefix="pair_bm25", pairs=True)
         except (OSError, ValueError) as exc:
             raise store.IndexProblem(
                 f'Index at {index_dir}/ has a missing or damaged BM25 file ({exc}): run "qa build"') from exc
         sentences, sentence_vectors = store.read_sentences(folder, len(chunks))
-        if term_counts.shape[0] != len(chunks) or sentence_counts.shape[0] != len(sentences):
+        if term_counts.shape[0] != len(chunks) or sentence_counts.shape[0] != len(sentences) or \
+                pair_counts.shape[0] != len(chunks):
             raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
+        k1, b = settings.bm25_k1, settings.bm25_b
         self.retriever = Retriever(faiss_index, store.flat_vectors(faiss_index),
-                                   lexical.BM25(term_counts, vocab), self.chunk_doc, sentences,
-                                   sentence_vectors, lexical.BM25(sentence_counts, vocab))
+                                   lexical.BM25(term_counts, vocab, k1, b), self.chunk_doc, sentences,
+                                   sentence_vectors, lexical.BM25(sentence_counts, vocab, k1, b),
+                                   lexical.BM25(pair_counts, None, k1, b, pairs=True))
         self._encoder = encoder
 
     # --- opening and building ------------------------------------------------------------------
@@ -167,17 +171,21 @@ class Engine:
         shared = (time.perf_counter() - started) / max(len(questions), 1)
         answers = []
         s = self.settings
-        blend = (s.weight_dense, s.weight_sentence, s.weight_bm25, s.weight_sentence_bm25)
+        blend = s.blend()
         for question, q, h, query, vec in zip(questions, cleaned, hist, queries, vectors):
             t0 = time.perf_counter()
             cands = self.retriever.search(vec, query, mode, s.candidates, allowed, blend, _query_weights(q, h))
-            passages = self._passages(cands, k)
-            abstained = not passages or float(max(cands.dense[: max(k, 1)], default=0.0)) < self.settings.abstain_below
+            passages, confidence = self._passages(cands, k)
+            # Abstain when no shown passage scores high enough on the hybrid blend (in every
+            # mode, so that modes differ in ranking only); the threshold is measured, see README.
+            abstained = not passages or confidence < s.abstain_below
             answers.append(Answer(question=question, passages=passages, abstained=abstained, mode=mode,
-                                  query=query, seconds=shared + time.perf_counter() - t0))
+                                  query=query, seconds=shared + time.perf_counter() - t0,
+                                  confidence=confidence))
         return answers
 
-    def _passages(self, cands: Candidates, k: int) -> list[Passage]:
+    def _passages(self, cands: Candidates, k: int) -> tuple[list[Passage], float]:
+        """The top ``k`` non-overlapping passages, and the best confidence among them."""
         chosen: list[int] = []  # positions in ``cands``
         spans: dict[int, list[tuple[int, int]]] = {}
         for i, row in enumerate(cands.rows):
@@ -203,7 +211,7 @@ class Engine:
                 title=meta.title, url=meta.url, published=meta.published, start=start, end=end,
                 highlight=self._highlight(cands.sentences[i], start, top_lex),
                 publisher=meta.publisher, author=meta.author))
-        return passages
+        return passages, max((float(cands.confidence[i]) for i in chosen), default=0.0)
 
     def _highlight(self, sentence_scores, chunk_start: int, top_lex: float) -> tuple[int, int]:
         """The chunk's sentence that best answers: the same blend as the sentence signals of hybrid."""

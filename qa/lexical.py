@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -28,6 +29,10 @@ why will with would you your yours yourself yourselves s t d ll m re ve
 """.split())
 
 
+# Word pairs are hashed into a fixed number of columns: no vocabulary to grow without bound.
+BIGRAM_BUCKETS = 1 << 21
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
@@ -41,6 +46,11 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+def bigrams(tokens: list[str]) -> list[int]:
+    """Columns of the adjacent pairs of ``tokens`` (stopwords already gone): phrase evidence."""
+    return [zlib.crc32(f"{a} {b}".encode()) % BIGRAM_BUCKETS for a, b in zip(tokens, tokens[1:])]
+
+
 class BM25:
     """Okapi BM25 over a chunk × term matrix of raw counts.
 
@@ -49,10 +59,11 @@ class BM25:
         vocab: term → column.
     """
 
-    def __init__(self, counts: sp.csr_matrix, vocab: dict[str, int], k1: float = 1.2,
-                 b: float = 0.75) -> None:
+    def __init__(self, counts: sp.csr_matrix, vocab: dict[str, int] | None, k1: float = 1.2,
+                 b: float = 0.75, pairs: bool = False) -> None:
         self.counts = counts.tocsr()
-        self.vocab = vocab
+        self.vocab = vocab or {}
+        self.pairs = pairs  # columns are hashed word pairs, not terms
         self.k1, self.b = k1, b
         n = self.counts.shape[0]
         lengths = np.asarray(self.counts.sum(axis=1)).ravel().astype("float32")
@@ -86,6 +97,10 @@ class BM25:
         ``weights`` optionally scales terms (e.g. terms only from an earlier question count less).
         """
         terms: dict[int, float] = {}
+        if self.pairs:
+            for col in bigrams(tokenize(query)):
+                terms[col] = terms.get(col, 0.0) + 1.0
+            return terms
         for term in tokenize(query):
             col = self.vocab.get(term)
             if col is not None:
@@ -118,20 +133,21 @@ class BM25:
 
 
 
-def count_matrix(texts: Iterable[str], vocab: dict[str, int]) -> sp.csr_matrix:
-    """Term counts of ``texts``, growing ``vocab`` with new terms."""
+def count_matrix(texts: Iterable[str], vocab: dict[str, int] | None) -> sp.csr_matrix:
+    """Term counts of ``texts``, growing ``vocab`` with new terms (``None``: hashed word pairs)."""
     indptr, indices, data = [0], [], []
     for text in texts:
         row: dict[int, int] = {}
-        for term in tokenize(text):
-            col = vocab.setdefault(term, len(vocab))
+        tokens = tokenize(text)
+        cols = bigrams(tokens) if vocab is None else [vocab.setdefault(t, len(vocab)) for t in tokens]
+        for col in cols:
             row[col] = row.get(col, 0) + 1
         indices.extend(row.keys())
         data.extend(row.values())
         indptr.append(len(indices))
     return sp.csr_matrix(
         (np.asarray(data, dtype="int32"), np.asarray(indices, dtype="int32"), np.asarray(indptr, dtype="int64")),
-        shape=(len(indptr) - 1, max(len(vocab), 1)),
+        shape=(len(indptr) - 1, BIGRAM_BUCKETS if vocab is None else max(len(vocab), 1)),
     )
 
 
@@ -161,14 +177,18 @@ def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | Non
         (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
 
 
-def load_counts(folder: Path, prefix: str = "bm25") -> tuple[sp.csr_matrix, dict[str, int]]:
-    terms = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
-    vocab = {t: i for i, t in enumerate(terms)}
+def load_counts(folder: Path, prefix: str = "bm25", pairs: bool = False) -> tuple[sp.csr_matrix, dict[str, int]]:
+    if pairs:
+        vocab = {}
+    else:
+        terms = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
+        vocab = {t: i for i, t in enumerate(terms)}
+    width = BIGRAM_BUCKETS if pairs else max(len(vocab), 1)
     data = np.load(folder / f"{prefix}_data.npy", allow_pickle=False)
     indices = np.load(folder / f"{prefix}_indices.npy", allow_pickle=False)
     indptr = np.load(folder / f"{prefix}_indptr.npy", allow_pickle=False)
     if len(indptr) == 0 or indptr[-1] != len(data) or len(indices) != len(data) or (
-            len(indices) and int(indices.max()) >= max(len(vocab), 1)):
+            len(indices) and int(indices.max()) >= width):
         raise ValueError(f"{prefix} term counts do not agree with each other")
-    counts = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, max(len(vocab), 1)))
+    counts = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, width))
     return counts, vocab

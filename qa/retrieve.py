@@ -18,6 +18,7 @@ class Candidates:
     dense: np.ndarray
     lexical: np.ndarray
     sentences: list  # per row: (sentence ids, cosines, BM25 scores)
+    confidence: np.ndarray  # the hybrid blend, whatever the mode: the abstention signal
 
 
 def doc_mask(meta: list[DocMeta], filters: dict | None) -> np.ndarray | None:
@@ -77,10 +78,12 @@ class Retriever:
         sentences: rows ``(chunk row, doc start, doc end)``, grouped by chunk row.
         sentence_vectors: one vector per sentence, pooled from its chunk's tokens.
         sentence_bm25: term counts per sentence (its IDF is the chunk index's).
+        pair_bm25: counts of adjacent word pairs per chunk.
     """
 
     def __init__(self, index, vectors: np.ndarray, bm25: BM25, chunk_doc: np.ndarray,
-                 sentences: np.ndarray, sentence_vectors: np.ndarray, sentence_bm25: BM25) -> None:
+                 sentences: np.ndarray, sentence_vectors: np.ndarray, sentence_bm25: BM25,
+                 pair_bm25: BM25) -> None:
         self.index = index
         self.vectors = vectors
         self.bm25 = bm25
@@ -88,6 +91,7 @@ class Retriever:
         self.sentences = sentences
         self.sentence_vectors = sentence_vectors
         self.sentence_bm25 = sentence_bm25
+        self.pair_bm25 = pair_bm25
         self.sentence_bounds = np.searchsorted(np.asarray(sentences[:, 0]), np.arange(len(chunk_doc) + 1))
 
     @property
@@ -124,12 +128,13 @@ class Retriever:
         return ids, hi - lo, sims, lex
 
     def search(self, qvec: np.ndarray, text: str, mode: str, n: int, allowed_docs: np.ndarray | None,
-               weights: tuple[float, float, float, float],
+               weights: tuple[float, float, float, float, float],
                term_weights: dict[str, float] | None = None) -> Candidates:
         """Candidate chunks, best first, scored by ``mode``.
 
-        ``hybrid`` blends four signals, each in [0, 1]-ish: chunk cosine, best-sentence cosine,
-        chunk BM25 and best-sentence BM25 (BM25s divided by their best among the candidates).
+        ``hybrid`` blends five signals, each in [0, 1]-ish: chunk cosine, best-sentence cosine,
+        chunk BM25, best-sentence BM25 and word-pair BM25 (BM25s divided by their best among
+        the candidates).
         """
         allowed = None if allowed_docs is None else allowed_docs[self.chunk_doc]
         lex_all = self.bm25.scores(text, term_weights) if mode != "dense" else None
@@ -143,19 +148,16 @@ class Retriever:
         dense = self.vectors[rows] @ qvec.ravel() if len(rows) else np.zeros(0, dtype="float32")
         lex = lex_all[rows] if lex_all is not None else self.bm25.scores_of(terms, rows)
         sent_ids, per_chunk, sent_sims, sent_lex = self.sentence_scores(rows, qvec, terms)
-        if mode == "dense":
-            fused = dense
-        elif mode == "bm25":
-            fused = lex / lex.max() if len(lex) and lex.max() > 0 else lex
-        else:
-            starts = np.concatenate([[0], np.cumsum(per_chunk)[:-1]]).astype("int64")
-            best_sim = np.maximum.reduceat(sent_sims, starts) if len(sent_sims) else dense
-            best_lex = np.maximum.reduceat(sent_lex, starts) if len(sent_lex) else lex
-            wd, ws, wl, wsl = weights
-            fused = wd * dense + ws * best_sim + wl * _scaled(lex) + wsl * _scaled(best_lex)
+        starts = np.concatenate([[0], np.cumsum(per_chunk)[:-1]]).astype("int64")
+        best_sim = np.maximum.reduceat(sent_sims, starts) if len(sent_sims) else dense
+        best_lex = np.maximum.reduceat(sent_lex, starts) if len(sent_lex) else lex
+        pairs = self.pair_bm25.scores_of(self.pair_bm25.query_terms(text), rows)
+        wd, ws, wl, wsl, wp = weights
+        blend = wd * dense + ws * best_sim + wl * _scaled(lex) + wsl * _scaled(best_lex) + wp * _scaled(pairs)
+        fused = {"dense": dense, "bm25": _scaled(lex)}.get(mode, blend)
         order = np.argsort(-fused, kind="stable")
         return Candidates(rows[order], fused[order], dense[order], lex[order],
-                          _sentence_table(sent_ids, per_chunk, sent_sims, sent_lex, order))
+                          _sentence_table(sent_ids, per_chunk, sent_sims, sent_lex, order), blend[order])
 
 
 def _scaled(scores: np.ndarray) -> np.ndarray:

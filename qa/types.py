@@ -96,6 +96,7 @@ class Answer:
     mode: str
     query: str = ""
     seconds: float = 0.0
+    confidence: float = 0.0  # semantic closeness of the best shown passage; below a threshold: abstain
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +104,7 @@ class Answer:
             "query": self.query,
             "mode": self.mode,
             "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
             "seconds": round(self.seconds, 4),
             "passages": [p.to_dict() for p in self.passages],
         }
