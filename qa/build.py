@@ -108,31 +108,47 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         kept_rows: list[np.ndarray] = []  # per kept doc: its rows in the previous generation
         fresh: list[FileResult] = []
         manifest_files: dict[str, dict] = {}
+        digests: dict[str, str] = {}
         for relpath in files:
             try:
-                digest = file_hash(root, relpath, sidecar)
+                digests[relpath] = file_hash(root, relpath, sidecar)
             except OSError as exc:
                 report.failed[relpath] = f"cannot read: {exc.strerror or exc}"
                 manifest_files[relpath] = {"hash": None, "error": report.failed[relpath]}
-                continue
-            old = old_files.get(relpath)
-            if previous and old and old.get("hash") == digest:
-                report.unchanged.append(relpath)
-                manifest_files[relpath] = old
-                if old.get("error"):
-                    report.failed[relpath] = old["error"]
-                if old.get("warnings"):
-                    report.warnings[relpath] = old["warnings"]
-                for doc_id in old.get("doc_ids", []):
-                    pos = previous.docs.position[doc_id]
-                    kept_docs.append(previous.docs.document(pos))
-                    kept_rows.append(previous.rows_of_doc[pos])
-                continue
-            (report.changed if old else report.added).append(relpath)
+        same = {p for p, d in digests.items() if previous and old_files.get(p, {}).get("hash") == d}
+        # A file held back as a duplicate is read again when the file it duplicated goes or changes.
+        moved = set(report.removed) | (set(digests) - same)
+        same = {p for p in same if not moved & {d.split("#", 1)[0] for d in old_files[p].get("duplicate_of", [])}}
+        seen_texts: dict[str, str] = {}  # text fingerprint → doc id, to index each article once
+        for relpath in (p for p in files if p in same):
+            old = old_files[relpath]
+            report.unchanged.append(relpath)
+            manifest_files[relpath] = old
+            if old.get("error"):
+                report.failed[relpath] = old["error"]
+            if old.get("warnings"):
+                report.warnings[relpath] = old["warnings"]
+            for doc_id in old.get("doc_ids", []):
+                pos = previous.docs.position[doc_id]
+                kept_docs.append(previous.docs.document(pos))
+                kept_rows.append(previous.rows_of_doc[pos])
+                seen_texts.setdefault(_fingerprint(kept_docs[-1].text), doc_id)
+        for relpath in (p for p in files if p in digests and p not in same):
+            (report.changed if relpath in old_files else report.added).append(relpath)
             result = ingest.read_file(root, relpath, sidecar)
-            fresh.append(result)
-            entry: dict[str, Any] = {"hash": digest, "doc_ids": [d.doc_id for d in result.documents]}
+            entry: dict[str, Any] = {"hash": digests[relpath]}
             warnings = list(result.warnings) + [w for d in result.documents for w in d.warnings]
+            unique = []
+            for doc in result.documents:
+                original = seen_texts.setdefault(_fingerprint(doc.text), doc.doc_id)
+                if original == doc.doc_id:
+                    unique.append(doc)
+                else:
+                    warnings.append(f"{doc.doc_id} is a duplicate of {original}: indexed once, as {original}")
+                    entry.setdefault("duplicate_of", []).append(original)
+            result.documents = unique
+            fresh.append(result)
+            entry["doc_ids"] = [d.doc_id for d in unique]
             if result.error:
                 entry["error"] = report.failed[relpath] = result.error
             if warnings:
@@ -229,6 +245,11 @@ def _previous(index_dir: Path, settings: Settings, encoder: Encoder, report: Bui
     report.rebuilt_reason = reason
     log(f"Rebuilding the whole index: {reason}")
     return None
+
+
+def _fingerprint(text: str) -> str:
+    """Same article, same fingerprint: case and white space do not count."""
+    return hashlib.sha1(" ".join(text.casefold().split()).encode()).hexdigest()
 
 
 def _title_prefix(encoder: Encoder, title: str) -> str:

@@ -135,3 +135,20 @@ def test_damaged_index_gives_a_clear_error(tmp_path, sample_index, damage):
 def test_unreadable_corpus_folder_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="Corpus folder not found"):
         build(Settings(corpus=str(tmp_path / "missing"), index=str(tmp_path / "i")), progress=False)
+
+
+def test_duplicate_article_is_indexed_once_and_returns_when_the_original_goes(tmp_path, encoder):
+    corpus = copy_corpus(tmp_path / "corpus")
+    original = "002_b64ff41df4f991e9.txt"
+    shutil.copy(corpus / original, corpus / "copy of 002.txt")
+    index = tmp_path / "index"
+    report = _build(corpus, index, encoder)
+    assert any("duplicate of 002_b64ff41df4f991e9.txt" in w for w in report.warnings["copy of 002.txt"])
+    engine = Engine.open(index)
+    assert "copy of 002.txt" not in engine.doc_ids()
+    texts = [p.text for p in engine.ask("seafood smuggled into Dandong", k=10).passages]
+    assert len(texts) == len(set(texts))
+    (corpus / original).unlink()
+    again = _build(corpus, index, encoder)
+    assert again.removed == [original] and again.changed == ["copy of 002.txt"]
+    assert "copy of 002.txt" in Engine.open(index).doc_ids()
