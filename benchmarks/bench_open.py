@@ -1,0 +1,135 @@
+"""Open time of a 100k-chunk index and time to ready of ``python serve.py`` with an existing index.
+
+    .venv/bin/python benchmarks/bench_open.py [--size 100k] [--repeat 5]
+
+``Engine.open`` runs in a fresh process each time (median of ``--repeat``), timed without the
+model and then with it (``engine.warm()``: model load and one query encode); the stages of the
+open are timed apart with the engine's own readers. ``serve.py`` is started on a free loopback
+port with ``--index`` at an existing index and polled at ``/`` until it answers 200: once with
+the sample corpus beside it (the default start: check the corpus for changes, then serve) and
+once without a corpus (serve the index as it is), for the sample index and the 100k index.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+from common import ROOT, WORK, footer, squad_index, synthetic_index, table
+
+CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {root!r})
+import qa
+from qa import Engine, lexical, store
+t1 = time.perf_counter()
+e = Engine.open({index!r})
+t2 = time.perf_counter()
+e.warm()
+t3 = time.perf_counter()
+m = store.read_manifest(e.index_dir); f = store.generation_dir(e.index_dir, m)
+s = {{}}
+def lap(name, fn):
+    a = time.perf_counter(); out = fn(); s[name] = time.perf_counter() - a; return out
+lap("docs meta (sqlite)", lambda: store.DocumentStore(f / "docs.sqlite"))
+lap("chunks.npy", lambda: store.read_chunks(f))
+lap("vectors.faiss", lambda: store.read_vectors(f, m["dim"], m["counts"]["chunks"]))
+v = lexical.load_counts(f)[1]
+for p in sorted(x.name[:-9] for x in f.glob("*_data.npy")):  # every count matrix of the format
+    kw = {{"pairs": True}} if p == "pair_bm25" else {{}}
+    c, _ = lap(p + " load", lambda: lexical.load_counts(f, prefix=p, **kw))
+    lap(p + " BM25 init (idf, CSC)", lambda: lexical.BM25(c, v, **kw))
+lap("sentences (mmap)", lambda: store.read_sentences(f, m["counts"]["chunks"]))
+print(json.dumps({{"import": t1 - t0, "open": t2 - t1, "warm": t3 - t2, "stages": s}}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_ready(index, corpus, timeout: float = 180.0) -> tuple[float | None, str]:
+    """Seconds from start until ``/`` answers 200 (None and the reason when it does not)."""
+    port = free_port()
+    cmd = [sys.executable, str(ROOT / "serve.py"), "--index", str(index), "--corpus", str(corpus),
+           "--port", str(port)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        while time.perf_counter() - t0 < timeout:
+            if proc.poll() is not None:
+                return None, f"exited {proc.returncode}: {proc.stdout.read()[-300:]!r}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - t0, "ok"
+            except OSError:
+                time.sleep(0.1)
+        return None, f"not ready after {timeout:.0f} s"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    started = time.perf_counter()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="100k", help="chunks of the synthetic index (10k, 100k, 1M)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-serve", action="store_true", help="skip the serve.py rows")
+    args = parser.parse_args()
+    size = int(float(args.size.lower().rstrip("km")) * {"k": 1000, "m": 10**6}.get(args.size[-1].lower(), 1))
+    index = WORK / f"synth-{args.size}"
+    if not (index / "manifest.json").exists():
+        synthetic_index(squad_index(), index, size)
+    runs = []
+    for _ in range(args.repeat):
+        out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), index=str(index))],
+                             check=True, capture_output=True, text=True, cwd=ROOT)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    def med(key):
+        return statistics.median(r[key] for r in runs)
+
+    lines = [f"### `Engine.open` of a {args.size}-chunk index, fresh process, median of {args.repeat} (s)\n",
+             table(["import qa", "open (no model)", "model load + first encode", "open incl. model (goal <2)"],
+                   [[med("import"), med("open"), med("warm"), med("open") + med("warm")]]),
+             "\n### Stages of the open, timed apart with the engine's readers (median s)\n",
+             table(list(runs[0]["stages"]), [[statistics.median(r["stages"][k] for r in runs)
+                                              for k in runs[0]["stages"]]])]
+    if not args.no_serve:
+        sample = WORK / "sample-index"
+        if not (sample / "manifest.json").exists():
+            from qa.build import build
+            from qa import Settings
+            build(Settings.from_env(corpus=str(ROOT / "corpus"), index=str(sample)), progress=False,
+                  log=lambda m: None)
+        rows = []
+        for name, idx, corpus in (("sample corpus index, corpus beside it", sample, ROOT / "corpus"),
+                                  ("sample corpus index, no corpus", sample, WORK / "no-corpus"),
+                                  (f"{args.size} index, no corpus", index, WORK / "no-corpus")):
+            if not (ROOT / "serve.py").exists():
+                rows.append([name, "n/a", "serve.py does not exist"])
+                continue
+            seconds, why = serve_ready(idx, corpus)
+            rows.append([name, seconds if seconds is not None else "n/a", why])
+        lines += ["\n### `python serve.py` time to ready (first 200 on `/`), existing index (goal <10 s)\n",
+                  table(["case", "ready s", "status"], rows)]
+    lines.append(footer(started))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

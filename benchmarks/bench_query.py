@@ -1,0 +1,161 @@
+"""Query latency and memory of ``Engine.ask`` at 10k/100k/1M chunks, beside the floor of the same run.
+
+    .venv/bin/python benchmarks/bench_query.py [--sizes 10k,100k,1M] [--questions 200] [--warmup 10]
+
+Per size: a synthetic index in the engine's own format (real squad-dev chunks recombined into
+articles, their real term counts, their real vectors perturbed; see ``common.synthetic_index``),
+then, in a fresh process, the real model and the real ``Engine.ask`` (default mode, k=5) on real
+squad-dev questions. The floor is one query encode + one FAISS search of the same index
+(k = the engine's candidate count), timed right after each ask. The breakdown times the stages
+of the query path separately. Memory is VmRSS after open and after the questions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import (WORK, footer, index_bytes, ms, pct, questions, rss_mb, squad_index, synthetic_index,
+                    table)
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1], 1)
+    return int(float(text.rstrip("km")) * scale)
+
+
+def label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def generate(n: int) -> None:
+    out = WORK / f"synth-{label(n)}"
+    synthetic_index(squad_index(log=lambda m: print(m, file=sys.stderr)), out, n)
+
+
+def measure(n: int, n_questions: int, warmup: int) -> dict:
+    from qa import Engine, Settings
+    from qa.embed import get_encoder
+
+    index = WORK / f"synth-{label(n)}"
+    rss_start = rss_mb()
+    encoder = get_encoder(Settings.from_env().model_path)
+    encoder.encode_query("warm up")
+    rss_model = rss_mb()
+    t0 = time.perf_counter()
+    engine = Engine.open(index)
+    open_s = time.perf_counter() - t0
+    rss_open = rss_mb()
+    engine.warm()
+    qs = questions(warmup + n_questions, seed=1)
+    for q in qs[:warmup]:
+        engine.ask(q, k=5)
+    ret, cand, s = engine.retriever, engine.settings.candidates, engine.settings
+    blend = s.blend() if hasattr(s, "blend") else (s.weight_dense, s.weight_sentence, s.weight_bm25,
+                                                    s.weight_sentence_bm25)
+    t: dict[str, list[float]] = {k: [] for k in ("ask", "floor", "encode", "faiss", "numpy", "bm25_all",
+                                                 "search", "sentences", "passages", "candidates")}
+    for q in qs[warmup:]:
+        a = time.perf_counter()
+        engine.ask(q, k=5)
+        b = time.perf_counter()
+        vec = encoder.encode_query(q)
+        c = time.perf_counter()
+        ret.index.search(vec.reshape(1, -1), cand)
+        d = time.perf_counter()
+        t["ask"].append(b - a), t["floor"].append(d - b), t["encode"].append(c - b), t["faiss"].append(d - c)
+        try:  # the stages, through the engine's own (internal) methods; skipped if they change
+            v = vec.ravel()
+            a = time.perf_counter()
+            sims = ret.vectors @ v
+            top = np.argpartition(-sims, cand)[:cand]
+            top[np.argsort(-sims[top])]
+            b = time.perf_counter()
+            ret.bm25.scores(q)
+            c = time.perf_counter()
+            cands = ret.search(v, q, "hybrid", cand, None, blend, None)
+            d = time.perf_counter()
+            ret.sentence_scores(cands.rows, v, ret.bm25.query_terms(q))
+            e = time.perf_counter()
+            engine._passages(cands, 5)
+            f = time.perf_counter()
+            t["numpy"].append(b - a), t["bm25_all"].append(c - b), t["search"].append(d - c)
+            t["sentences"].append(e - d), t["passages"].append(f - e), t["candidates"].append(len(cands.rows))
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not stop
+            print(f"breakdown skipped: {exc!r}", file=sys.stderr)
+    return {"n": n, "docs": len(engine.docs.meta), "open_s": open_s, "rss_start": rss_start, "rss_model": rss_model,
+            "rss_open": rss_open, "rss_after": rss_mb(), "bytes": index_bytes(index), "times": t}
+
+
+def main() -> None:
+    started = time.perf_counter()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10k,100k,1M", help="chunk counts, e.g. 10k,100k,1M")
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--regenerate", action="store_true", help="rebuild the synthetic indexes")
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)  # child: write one index
+    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # child: measure one index
+    args = parser.parse_args()
+    if args.generate:
+        return generate(args.generate)
+    if args.measure:
+        return print(json.dumps(measure(args.measure, args.questions, args.warmup)))
+
+    results, gen_s = [], {}
+    for n in (parse_size(s) for s in args.sizes.split(",")):
+        path = WORK / f"synth-{label(n)}"
+        if args.regenerate or not (path / "manifest.json").exists():
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, __file__, "--generate", str(n)], check=True)
+            gen_s[n] = time.perf_counter() - t0
+            print(f"generated {path} in {gen_s[n]:.0f} s", file=sys.stderr)
+        out = subprocess.run([sys.executable, __file__, "--measure", str(n), "--questions", str(args.questions),
+                              "--warmup", str(args.warmup)], check=True, capture_output=True, text=True)
+        sys.stderr.write(out.stderr[-2000:])
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(report(results, gen_s, args, started))
+
+
+def report(results: list[dict], gen_s: dict, args, started: float) -> str:
+    def p(r, key, q):
+        return ms(pct(r["times"][key], q))
+
+    latency = [[label(r["n"]), r["docs"], p(r, "ask", 50), p(r, "ask", 95), p(r, "floor", 50), p(r, "floor", 95),
+                f"{p(r, 'ask', 50) / p(r, 'floor', 50):.2f}x", f"{p(r, 'ask', 95) / p(r, 'floor', 95):.2f}x"]
+               for r in results]
+    stages = [[label(r["n"])] + [p(r, k, 50) for k in ("encode", "faiss", "numpy", "bm25_all", "sentences",
+                                                        "passages", "search")]
+              + [int(pct(r["times"]["candidates"], 50)) if r["times"]["candidates"] else "n/a"] for r in results]
+    memory = []
+    for r in results:
+        vt = (r["bytes"]["vectors"] + r["bytes"]["texts"]) / 2**20
+        memory.append([label(r["n"]), r["open_s"], r["rss_model"], r["rss_open"], r["rss_after"],
+                       r["bytes"]["vectors"] / 2**20, r["bytes"]["texts"] / 2**20, r["bytes"]["files"] / 2**20,
+                       f"{(r['rss_after'] - r['rss_model']) / vt:.2f}x", f"{r['rss_after'] / vt:.2f}x"])
+    gen = ", ".join(f"{label(n)} {s:.0f} s" for n, s in gen_s.items()) or "none (reused)"
+    return "\n".join([
+        f"### Query latency: `Engine.ask` (hybrid, k=5) vs floor (one query encode + one FAISS flat search, "
+        f"k=100); {args.questions} squad-dev questions after {args.warmup} warm-up asks, ms\n",
+        table(["chunks", "docs", "ask p50", "ask p95", "floor p50", "floor p95", "p50 ratio (goal ≤1.3x)",
+               "p95 ratio (goal ≤2x)"], latency),
+        "\n### Stages of the query path, p50 ms (timed apart, same questions)\n",
+        table(["chunks", "encode query", "FAISS search k=100", "numpy matmul+top100", "BM25 over all chunks",
+               "sentence scores", "passages (sqlite)", "Retriever.search total", "candidates"], stages),
+        "\n### Memory (MB; RSS = VmRSS incl. touched mmapped pages)\n",
+        table(["chunks", "open s (no model)", "RSS model loaded", "RSS after open", "RSS after questions",
+               "vectors", "texts", "index files", "index RSS / (vectors+texts)", "total RSS / (vectors+texts)"],
+              memory),
+        f"\nSynthetic index generation: {gen}.",
+        footer(started),
+    ])
+
+
+if __name__ == "__main__":
+    main()
