@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +23,7 @@ from .answer import sentences
 from .chunk import TITLE_TOKENS, Chunker
 from .embed import Encoder, get_encoder
 from .settings import Settings
-from .types import BuildReport, Chunk, Document, FileResult
+from .types import BuildReport, Chunk, Document
 
 
 def _checkpoint(name: str) -> None:
@@ -106,7 +108,6 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
 
         kept_docs: list[Document] = []
         kept_rows: list[np.ndarray] = []  # per kept doc: its rows in the previous generation
-        fresh: list[FileResult] = []
         manifest_files: dict[str, dict] = {}
         digests: dict[str, str] = {}
         for relpath in files:
@@ -133,8 +134,12 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
                 kept_docs.append(previous.docs.document(pos))
                 kept_rows.append(previous.rows_of_doc[pos])
                 seen_texts.setdefault(_fingerprint(kept_docs[-1].text), doc_id)
-        for relpath in (p for p in files if p in digests and p not in same):
+        todo = [p for p in files if p in digests and p not in same]
+        for relpath in todo:
             (report.changed if relpath in old_files else report.added).append(relpath)
+
+        def read(relpath: str) -> tuple[list[Document], list[Chunk], dict[str, str]]:
+            """Ingest and chunk one file (in the reader thread, ahead of the encoder)."""
             result = ingest.read_file(root, relpath, sidecar)
             entry: dict[str, Any] = {"hash": digests[relpath]}
             warnings = list(result.warnings) + [w for d in result.documents for w in d.warnings]
@@ -146,21 +151,23 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
                 else:
                     warnings.append(f"{doc.doc_id} is a duplicate of {original}: indexed once, as {original}")
                     entry.setdefault("duplicate_of", []).append(original)
-            result.documents = unique
-            fresh.append(result)
             entry["doc_ids"] = [d.doc_id for d in unique]
             if result.error:
                 entry["error"] = report.failed[relpath] = result.error
             if warnings:
                 entry["warnings"] = report.warnings[relpath] = warnings
             manifest_files[relpath] = entry
+            return unique, chunker.split_many(unique), {d.doc_id: _title_prefix(encoder, d.title) for d in unique}
 
-        new_docs = [d for r in fresh for d in r.documents]
-        new_chunks = chunker.split_many(new_docs)
-        titles = {d.doc_id: _title_prefix(encoder, d.title) for d in new_docs}
         t0 = time.perf_counter()
-        new_vectors, new_sentences, new_sentence_vectors = _embed(encoder, new_chunks, titles,
-                                                                  settings.batch_size, progress)
+        new_docs: list[Document] = []
+        new_chunks: list[Chunk] = []
+        embedder = _Embedder(encoder, settings.batch_size, progress)
+        for docs_read, chunks_read, heads in _ahead(read, todo):
+            new_docs.extend(docs_read)
+            new_chunks.extend(chunks_read)
+            embedder.add(chunks_read, heads)
+        new_vectors, new_sentences, new_sentence_vectors = embedder.finish()
         report.embed_seconds = time.perf_counter() - t0
         report.embedded_chunks = len(new_chunks)
 
@@ -256,45 +263,98 @@ def _title_prefix(encoder: Encoder, title: str) -> str:
     return encoder.truncate(title, TITLE_TOKENS) if title else ""
 
 
-def _embed(encoder: Encoder, chunks: list[Chunk], titles: dict[str, str], batch_size: int,
-           progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Chunk vectors and, from the same pass, sentence vectors.
+def _ahead(work: Callable, items: list, depth: int = 32):
+    """``work(item)`` for each item, run in a thread ahead of the caller (the model releases
+    the GIL while it computes, so reading and chunking hide behind encoding)."""
+    results: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
 
-    Returns the chunk vectors, the sentence rows ``(chunk index, doc start, doc end)`` and
-    their vectors (float16: they are many, and only ranked among a few candidates).
-    """
-    dim = encoder.dim
-    if not chunks:
-        return (np.zeros((0, dim), dtype="float32"), np.zeros((0, 3), dtype="int32"),
-                np.zeros((0, dim), dtype="float16"))
-    texts, spans = [], []
-    for c in chunks:
-        head = titles.get(c.doc_id, "")
-        shift = len(head) + 1 if head else 0
-        texts.append(f"{head}\n{c.text}" if head else c.text)
-        spans.append([(s + shift, e + shift) for s, e in sentences(c.text)])
-    # Longest first keeps padding low inside each batch; results go back to their places.
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    vectors = np.zeros((len(texts), dim), dtype="float32")
-    pooled: list[np.ndarray] = [np.zeros((0, dim), dtype="float32")] * len(texts)
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    def run() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                results.put((True, work(item)))
+        except BaseException as exc:  # handed to the caller, which raises it
+            results.put((False, exc))
+            return
+        results.put((True, _DONE))
 
-        bar = tqdm(total=len(texts), unit="chunk", desc="Embedding")
-    step = batch_size * 4
-    for lo in range(0, len(order), step):
-        ids = order[lo:lo + step]
-        vecs, sent_vecs = encoder.encode_with_spans([texts[i] for i in ids], [spans[i] for i in ids],
-                                                    batch_size=batch_size)
-        vectors[ids] = vecs
-        for i, sv in zip(ids, sent_vecs):
-            pooled[i] = sv
+    thread = threading.Thread(target=run, name="qa-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, value = results.get()
+            if not ok:
+                raise value
+            if value is _DONE:
+                return
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                results.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        thread.join()
+
+
+_DONE = object()
+
+
+class _Embedder:
+    """Encodes chunks as they arrive, a window at a time, longest first within the window
+    (less padding per batch), and keeps chunk and sentence vectors in arrival order."""
+
+    def __init__(self, encoder: Encoder, batch_size: int, progress: bool) -> None:
+        self.encoder, self.batch_size = encoder, batch_size
+        self.window = batch_size * 8
+        self.pending: list[tuple[int, str, list[tuple[int, int]]]] = []
+        self.vectors: list[np.ndarray] = []
+        self.pooled: list[np.ndarray] = []
+        self.rows: list[tuple[int, int, int]] = []
+        self.count = 0
+        self.bar = None
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit="chunk", desc="Embedding")
+
+    def add(self, chunks: list[Chunk], titles: dict[str, str]) -> None:
+        for c in chunks:
+            head = titles.get(c.doc_id, "")
+            shift = len(head) + 1 if head else 0
+            spans = sentences(c.text)
+            self.rows.extend((self.count, c.start + s, c.start + e) for s, e in spans)
+            self.pending.append((self.count, f"{head}\n{c.text}" if head else c.text,
+                                 [(s + shift, e + shift) for s, e in spans]))
+            self.vectors.append(None)
+            self.pooled.append(None)
+            self.count += 1
+        if len(self.pending) >= self.window:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch = sorted(self.pending, key=lambda p: -len(p[1]))
+        self.pending = []
+        vecs, pooled = self.encoder.encode_with_spans([p[1] for p in batch], [p[2] for p in batch],
+                                                      batch_size=self.batch_size)
+        for (i, _, _), v, sv in zip(batch, vecs, pooled):
+            self.vectors[i], self.pooled[i] = v, sv
         _checkpoint("embedding")
-        if bar:
-            bar.update(len(ids))
-    if bar:
-        bar.close()
-    rows = np.array([(i, c.start + s, c.start + e) for i, c in enumerate(chunks) for s, e in sentences(c.text)],
-                    dtype="int32").reshape(-1, 3)
-    return vectors, rows, np.concatenate(pooled).astype("float16")
+        if self.bar:
+            self.bar.update(len(batch))
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Chunk vectors, sentence rows ``(chunk index, doc start, doc end)``, sentence vectors
+        (float16: they are many, and only ranked among a few candidates)."""
+        if self.pending:
+            self._flush()
+        if self.bar:
+            self.bar.close()
+        dim = self.encoder.dim
+        vectors = np.stack(self.vectors) if self.vectors else np.zeros((0, dim), dtype="float32")
+        pooled = np.concatenate(self.pooled) if self.pooled else np.zeros((0, dim), dtype="float32")
+        rows = np.array(self.rows, dtype="int32").reshape(-1, 3)
+        return vectors.astype("float32"), rows, pooled.astype("float16")
