@@ -71,7 +71,14 @@ class BM25:
         df = np.bincount(self.counts.indices, minlength=self.counts.shape[1]).astype("float32")
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype("float32")
         self.norm = (k1 * (1 - b + b * lengths / max(avg, 1e-9))).astype("float32")
-        self._csc = self.counts.tocsc()
+        self._csc: sp.csc_matrix | None = None  # made on first full-index scoring only
+
+    @property
+    def by_term(self) -> sp.csc_matrix:
+        """Posting lists (column-ordered counts); sentence and pair indexes never need them."""
+        if self._csc is None:
+            self._csc = self.counts.tocsc()
+        return self._csc
 
     @property
     def size(self) -> int:
@@ -111,9 +118,10 @@ class BM25:
         """BM25 score of every row for ``query`` (zeros where no term matches)."""
         out = np.zeros(self.size, dtype="float32")
         for col, qtf in self.query_terms(query, weights).items():
-            lo, hi = self._csc.indptr[col], self._csc.indptr[col + 1]
-            rows = self._csc.indices[lo:hi]
-            tf = self._csc.data[lo:hi].astype("float32")
+            csc = self.by_term
+            lo, hi = csc.indptr[col], csc.indptr[col + 1]
+            rows = csc.indices[lo:hi]
+            tf = csc.data[lo:hi].astype("float32")
             out[rows] += qtf * self.idf[col] * tf * (self.k1 + 1) / (tf + self.norm[rows])
         return out
 
@@ -126,10 +134,20 @@ class BM25:
         if not terms or len(rows) == 0:
             return np.zeros(len(rows), dtype="float32")
         cols = np.fromiter(terms.keys(), dtype="int64")
-        qtf = np.fromiter(terms.values(), dtype="float32")
-        tf = self.counts[rows][:, cols].toarray().astype("float32")
-        weight = qtf * (self.idf if idf is None else idf)[cols]
-        return (weight * tf * (self.k1 + 1) / (tf + self.norm[rows, None])).sum(axis=1)
+        weight = np.zeros(self.counts.shape[1], dtype="float32")  # query weight × idf, by column
+        weight[cols] = np.fromiter(terms.values(), dtype="float32") * (self.idf if idf is None else idf)[cols]
+        # Only the nonzeros of the wanted rows are read (column slicing would walk every column).
+        indptr = self.counts.indptr
+        starts, ends = indptr[rows], indptr[rows + 1]
+        lengths = ends - starts
+        flat = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        col = self.counts.indices[flat]
+        hit = weight[col] > 0
+        tf = self.counts.data[flat[hit]].astype("float32")
+        row = owner[hit]
+        contrib = weight[col[hit]] * tf * (self.k1 + 1) / (tf + self.norm[rows[row]])
+        return np.bincount(row, weights=contrib, minlength=len(rows)).astype("float32")
 
 
 

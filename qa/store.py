@@ -218,7 +218,8 @@ def read_sentences(folder: Path, chunk_count: int) -> tuple[np.ndarray, np.ndarr
         raise IndexProblem(f'Sentence files in {folder} are missing or damaged ({exc}): run "qa build"') from exc
     if rows.ndim != 2 or len(rows) != len(vectors) or (len(rows) and int(rows[-1, 0]) >= chunk_count):
         raise IndexProblem(f'Sentence files in {folder} disagree with the chunks: run "qa build"')
-    return rows, vectors
+    # Plain array views of the maps: np.memmap's own indexing costs more than the gather.
+    return np.asarray(rows), np.asarray(vectors)
 
 
 def write_vectors(folder: Path, vectors: np.ndarray) -> None:

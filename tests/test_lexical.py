@@ -35,3 +35,11 @@ def test_stacked_rows_equal_a_fresh_index(tmp_path):
     inc = BM25(merged, old_vocab)
     for q in ("coal", "river", "words"):
         assert np.allclose(np.sort(inc.scores(q)), np.sort(fresh.scores(q)), atol=1e-5)
+
+
+def test_scores_of_some_rows_equal_the_full_scores():
+    bm = BM25.from_texts(["coal coal border river", "border river fish", "seafood", "coal seafood border border"])
+    rows = np.array([3, 0, 2, 1])
+    for query in ("coal border", "seafood fish", "nothing here"):
+        assert np.allclose(bm.scores(query)[rows], bm.scores_of(bm.query_terms(query), rows))
+    assert len(bm.scores_of(bm.query_terms("coal"), np.array([], dtype="int64"))) == 0
