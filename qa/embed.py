@@ -76,35 +76,43 @@ class Encoder:
         """Vectors of ``texts`` and, from the same forward pass, of character spans inside them.
 
         A span's vector is the mean of the contextual token embeddings that fall inside it
-        (the model's own pooling, restricted to the span), normalised: sentence vectors
-        for the price of the chunk's.
+        (the model's own mean pooling, restricted to the span), normalised: sentence vectors
+        for the price of the chunk's. One tokenisation serves the model and the offsets.
         """
-        if not texts:
-            return np.zeros((0, self.dim), dtype="float32"), []
-        with self._encode_lock:
-            outputs = self.model.encode(list(texts), batch_size=batch_size, output_value=None,
-                                        convert_to_numpy=False, show_progress_bar=False)
-        vectors = np.zeros((len(texts), self.dim), dtype="float32")
-        pooled = []
-        for i, (text, out) in enumerate(zip(texts, outputs)):
-            vectors[i] = out["sentence_embedding"].float().numpy()
-            mask = out["attention_mask"].bool().numpy()
-            tokens = out["token_embeddings"].float().numpy()[mask]
-            offsets = np.asarray(self._raw_with_specials(text)[: len(tokens)], dtype="int64")
-            real = offsets[:, 1] > offsets[:, 0]
-            rows = np.zeros((len(spans[i]), self.dim), dtype="float32")
-            for j, (start, end) in enumerate(spans[i]):
-                inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
-                rows[j] = tokens[inside].mean(axis=0) if inside.any() else vectors[i]
-            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-            pooled.append(rows)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors, pooled
+        import torch
 
-    def _raw_with_specials(self, text: str) -> list[tuple[int, int]]:
-        """Token offsets as the model sees them: [CLS] + word pieces cut to the window + [SEP]."""
-        offsets = self._raw.encode(text, add_special_tokens=False).offsets[: self.max_tokens - 2]
-        return [(0, 0), *offsets, (0, 0)]
+        # Longest first, as sentence-transformers does: less padding in each batch.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        texts, spans = [texts[i] for i in order], [spans[i] for i in order]
+        vectors = np.zeros((len(texts), self.dim), dtype="float32")
+        pooled: list[np.ndarray] = []
+        transformer = self.model[0].auto_model
+        with self._encode_lock, torch.inference_mode():
+            for lo in range(0, len(texts), batch_size):
+                batch = texts[lo:lo + batch_size]
+                enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens,
+                                     return_tensors="pt", return_offsets_mapping=True)
+                offsets = enc.pop("offset_mapping")
+                mask = enc["attention_mask"]
+                tokens = transformer(**enc).last_hidden_state  # (batch, length, dim)
+                weights = mask.unsqueeze(-1).to(tokens.dtype)
+                means = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+                vectors[lo:lo + len(batch)] = torch.nn.functional.normalize(means, dim=-1).numpy()
+                real = (offsets[..., 1] > offsets[..., 0]) & mask.bool()
+                for j, text_spans in enumerate(spans[lo:lo + len(batch)]):
+                    if not text_spans:
+                        pooled.append(np.zeros((0, self.dim), dtype="float32"))
+                        continue
+                    bounds = torch.tensor(text_spans, dtype=offsets.dtype)  # (spans, 2)
+                    inside = (real[j][None, :] & (offsets[j, :, 0][None, :] >= bounds[:, :1])
+                              & (offsets[j, :, 1][None, :] <= bounds[:, 1:])).to(tokens.dtype)
+                    counts = inside.sum(1, keepdim=True)
+                    span_vectors = inside @ tokens[j] / counts.clamp(min=1)
+                    # A span cut off by the window (no tokens inside) takes the chunk's vector.
+                    span_vectors = torch.where(counts > 0, span_vectors, means[j][None, :])
+                    pooled.append(torch.nn.functional.normalize(span_vectors, dim=-1).numpy())
+        back = np.argsort(order)
+        return vectors[back], [pooled[i] for i in back]
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text], batch_size=1)
