@@ -111,6 +111,11 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         manifest_files: dict[str, dict] = {}
         digests: dict[str, str] = {}
         for relpath in files:
+            reason = ingest.refusal(root, relpath)
+            if reason:
+                report.failed[relpath] = reason
+                manifest_files[relpath] = {"hash": None, "error": reason}
+                continue
             try:
                 digests[relpath] = file_hash(root, relpath, sidecar)
             except OSError as exc:

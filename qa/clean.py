@@ -305,7 +305,10 @@ class Cleaned:
 
 def word_count(text: str) -> int:
     cjk = len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]", text))  # scripts written without spaces
-    return max(len(text.split()), cjk // 2)
+    # Korean puts spaces between words, but a Korean word carries what two or three English
+    # ones do: count its syllables the way the Chinese and Japanese characters are counted.
+    hangul = len(re.findall(r"[\uac00-\ud7a3]", text))
+    return max(len(text.split()), (cjk + hangul) // 2)
 
 
 def prepare_text(text: str) -> str:

@@ -164,7 +164,9 @@ class Engine:
             raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
         histories = list(histories) if histories is not None else [None] * len(questions)
         cleaned = [clean_question(q) for q in questions]
-        hist = [[clean_question(h, strict=False) for h in (hs or []) if h and h.strip()] for hs in histories]
+        if isinstance(histories, str) or any(isinstance(hs, str) for hs in histories):
+            raise ValueError("history must be a list of earlier questions, not one string")
+        hist = [[h for h in (clean_question(x, strict=False) for x in (hs or [])) if h] for hs in histories]
         queries = [query_text(q, h) for q, h in zip(cleaned, hist)]
         allowed = doc_mask(self.docs.meta, filters)
         vectors = self.encoder.encode(queries, batch_size=batch_size)

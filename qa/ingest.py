@@ -39,6 +39,7 @@ import codecs
 import json
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,7 @@ from .clean import parse_date
 from .types import Document, FileResult
 
 SIDECAR_NAME = "qa-metadata.json"
-INGEST_VERSION = 1  # bump when cleaning output changes, so indexes get rebuilt
+INGEST_VERSION = 2  # bump when cleaning output changes, so indexes get rebuilt
 MAX_FILE_BYTES = 50 * 1024 * 1024
 SIDECAR_FIELDS = ("title", "url", "published", "author", "publisher")
 MAX_JSON_DEPTH = 200
@@ -105,22 +106,41 @@ class Draft:
 def list_files(root: Path) -> list[str]:
     """Sorted posix paths of the corpus files under ``root``, relative to it.
 
-    Hidden files and folders, the sidecar, and symlinks pointing outside ``root`` are left out.
+    Hidden files and folders and the sidecar are left out. Entries that cannot be read as
+    files (links out of the corpus or in a loop, pipes, devices) are listed all the same, so
+    that the build reports them: ``refusal`` says why each one is not read.
     """
     root = Path(root)
-    real_root = root.resolve()
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            path = Path(folder) / name
-            rel = path.relative_to(root).as_posix()
-            if name.startswith(".") or rel == SIDECAR_NAME:
-                continue
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                continue
-            found.append(rel)
+            rel = (Path(folder) / name).relative_to(root).as_posix()
+            if not name.startswith(".") and rel != SIDECAR_NAME:
+                found.append(rel)
     return sorted(found)
+
+
+def refusal(root: Path, relpath: str) -> str | None:
+    """Why the corpus entry ``relpath`` must not be read, or None when it is a regular file in the corpus."""
+    path = Path(root) / relpath
+    try:
+        real = path.resolve(strict=True)
+    except RuntimeError:
+        return "a symbolic link in a loop: not read"
+    except FileNotFoundError:
+        return "cannot read: file not found" + (" (a broken symbolic link)" if path.is_symlink() else "")
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if not real.is_relative_to(Path(root).resolve()):
+        return "a symbolic link pointing outside the corpus: not read"
+    try:
+        mode = real.stat().st_mode
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a pipe, socket or device): not read"
+    return None
 
 
 def load_sidecar(root: Path) -> tuple[dict[str, dict], list[str]]:
@@ -161,6 +181,9 @@ def load_sidecar(root: Path) -> tuple[dict[str, dict], list[str]]:
 def read_file(root: Path, relpath: str, sidecar: dict[str, dict] | None = None) -> FileResult:
     """Read one corpus file into Documents; never raises: ``error`` says what went wrong."""
     result = FileResult(path=relpath)
+    result.error = refusal(root, relpath)
+    if result.error:
+        return result
     if sidecar is None:
         sidecar = load_sidecar(root)[0]
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa import clean, ingest
-from qa.ingest import INGEST_VERSION, SIDECAR_NAME, list_files, load_sidecar, read_file
+from qa.ingest import INGEST_VERSION, SIDECAR_NAME, list_files, load_sidecar, read_file, refusal
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -451,7 +451,7 @@ def test_truncated_copies_of_the_samples_never_raise(tmp_path):
 
 # ---------------------------------------------------------------- folders and the sidecar
 
-def test_list_files_walks_nested_folders_and_skips_hidden_sidecar_and_outside_links(tmp_path):
+def test_list_files_walks_nested_folders_skips_hidden_and_sidecar_and_refuses_outside_links(tmp_path):
     corpus, outside = tmp_path / "corpus", tmp_path / "outside.txt"
     outside.write_text(STORY)
     for relpath in ("a.txt", "2019/01/b.json", "2019/c.md", ".hidden.txt", ".git/d.txt",
@@ -459,7 +459,12 @@ def test_list_files_walks_nested_folders_and_skips_hidden_sidecar_and_outside_li
         write(corpus, relpath, STORY)
     os.symlink(outside, corpus / "link-out.txt")
     os.symlink(corpus / "a.txt", corpus / "link-in.txt")
-    assert list_files(corpus) == ["2019/01/b.json", "2019/c.md", "a.txt", "link-in.txt"]
+    # Links out are listed so that the build reports them, but never read.
+    assert list_files(corpus) == ["2019/01/b.json", "2019/c.md", "a.txt", "link-in.txt", "link-out.txt"]
+    assert refusal(corpus, "link-in.txt") is None
+    assert "outside the corpus" in refusal(corpus, "link-out.txt")
+    refused = read_file(corpus, "link-out.txt")
+    assert "outside the corpus" in refused.error and not refused.documents
 
 
 def test_sidecar_overrides_and_fills_metadata(tmp_path):
