@@ -348,7 +348,7 @@ class _Embedder:
         for (i, _, _), v, sv in zip(batch, vecs, pooled):
             self.vectors[i], self.pooled[i] = v, sv
         _checkpoint("embedding")
-        if self.bar:
+        if self.bar is not None:
             self.bar.update(len(batch))
 
     def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -356,7 +356,7 @@ class _Embedder:
         (float16: they are many, and only ranked among a few candidates)."""
         if self.pending:
             self._flush()
-        if self.bar:
+        if self.bar is not None:
             self.bar.close()
         dim = self.encoder.dim
         vectors = np.stack(self.vectors) if self.vectors else np.zeros((0, dim), dtype="float32")
