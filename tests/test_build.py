@@ -104,7 +104,7 @@ def test_a_second_build_waits_for_the_first(tmp_path, sample_index):
                 pass
 
 
-@pytest.mark.parametrize("damage", ["manifest-garbage", "format", "model", "vectors-missing",
+@pytest.mark.parametrize("damage", ["manifest-garbage", "format", "model", "dimension", "vectors-missing",
                                     "vectors-truncated", "docs-garbage", "chunks-missing"])
 def test_damaged_index_gives_a_clear_error(tmp_path, sample_index, damage):
     index = tmp_path / "index"
@@ -118,6 +118,9 @@ def test_damaged_index_gives_a_clear_error(tmp_path, sample_index, damage):
         (index / MANIFEST).write_text(json.dumps(manifest))
     elif damage == "model":
         manifest["model"] = "/some/other/model"
+        (index / MANIFEST).write_text(json.dumps(manifest))
+    elif damage == "dimension":
+        manifest["dim"] = 768
         (index / MANIFEST).write_text(json.dumps(manifest))
     elif damage == "vectors-missing":
         (gen / "vectors.faiss").unlink()
