@@ -59,23 +59,12 @@ def locate_chunks(doc_id: str, text: str, pieces: list[str]) -> Iterable[Chunk]:
     splitter moves forward, not before it. Among the copies of a repeated piece the first
     one after the previous start is the one the splitter took.
     """
-    cursor = 0
     last_start = -1
     for piece in pieces:
         if not piece:
             continue
         start = text.find(piece, last_start + 1)
-        if start < 0:  # cannot happen with strip_whitespace on an exact split; keep it honest
-            start = text.find(piece, cursor)
-            if start < 0:
-                raise ValueError(f"chunk not found in its document {doc_id!r}")
-        end = start + len(piece)
-        yield Chunk(doc_id=doc_id, start=start, end=end, text=piece)
+        if start < 0:  # cannot happen when the splitter returns substrings; never guess
+            raise ValueError(f"chunk not found in its document {doc_id!r}")
+        yield Chunk(doc_id=doc_id, start=start, end=start + len(piece), text=piece)
         last_start = start
-        cursor = end
-
-
-def embedding_text(title: str, chunk_text: str, title_budget: str | None = None) -> str:
-    """What is embedded for a chunk: the headline (already cut to its budget) then the text."""
-    head = title_budget if title_budget is not None else title
-    return f"{head}\n{chunk_text}" if head else chunk_text
