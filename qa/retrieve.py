@@ -84,6 +84,12 @@ class Retriever:
     def __init__(self, index, vectors: np.ndarray, bm25: BM25, chunk_doc: np.ndarray,
                  sentences: np.ndarray, sentence_vectors: np.ndarray, sentence_bm25: BM25,
                  pair_bm25: BM25) -> None:
+        import faiss
+
+        # One query at a time: FAISS's OpenMP threads cost more than they give and fight
+        # torch's (100k chunks: ask p50 47 -> 29 ms with one thread, benchmarks/bench_query.py);
+        # concurrent questions use the other core.
+        faiss.omp_set_num_threads(1)
         self.index = index
         self.vectors = vectors
         self.bm25 = bm25
