@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -51,10 +51,6 @@ class Encoder:
     def count_tokens(self, text: str) -> int:
         """Word pieces of ``text``, without the two special tokens the model adds."""
         return len(self._raw.encode(text, add_special_tokens=False).ids)
-
-    @property
-    def counter(self) -> Callable[[str], int]:
-        return self.count_tokens
 
     def truncate(self, text: str, max_tokens: int) -> str:
         """``text`` cut at a word-piece boundary so that it holds at most ``max_tokens``."""

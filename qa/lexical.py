@@ -89,15 +89,6 @@ class BM25:
         vocab: dict[str, int] = {}
         return cls(count_matrix(texts, vocab), vocab)
 
-    def term_weights(self, text: str) -> dict[str, float]:
-        """IDF of each known query term (repeats add up)."""
-        weights: dict[str, float] = {}
-        for term in tokenize(text):
-            col = self.vocab.get(term)
-            if col is not None:
-                weights[term] = weights.get(term, 0.0) + float(self.idf[col])
-        return weights
-
     def query_terms(self, query: str, weights: dict[str, float] | None = None) -> dict[int, float]:
         """Column → query weight of each known term of ``query`` (repeats add up).
 
@@ -116,8 +107,12 @@ class BM25:
 
     def scores(self, query: str, weights: dict[str, float] | None = None) -> np.ndarray:
         """BM25 score of every row for ``query`` (zeros where no term matches)."""
+        return self.scores_all(self.query_terms(query, weights))
+
+    def scores_all(self, terms: dict[int, float]) -> np.ndarray:
+        """BM25 score of every row for query ``terms`` from ``query_terms``."""
         out = np.zeros(self.size, dtype="float32")
-        for col, qtf in self.query_terms(query, weights).items():
+        for col, qtf in terms.items():
             csc = self.by_term
             lo, hi = csc.indptr[col], csc.indptr[col + 1]
             rows = csc.indices[lo:hi]

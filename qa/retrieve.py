@@ -143,14 +143,14 @@ class Retriever:
         the candidates).
         """
         allowed = None if allowed_docs is None else allowed_docs[self.chunk_doc]
-        lex_all = self.bm25.scores(text, term_weights) if mode != "dense" else None
+        terms = self.bm25.query_terms(text, term_weights)  # the query is tokenised once
+        lex_all = self.bm25.scores_all(terms) if mode != "dense" else None
         if mode == "dense":
             rows, _ = self.dense(qvec, n, allowed)
         elif mode == "bm25":
             rows = self.lexical(lex_all, n, allowed)
         else:
             rows = np.union1d(self.dense(qvec, n, allowed)[0], self.lexical(lex_all, n, allowed))
-        terms = self.bm25.query_terms(text, term_weights)
         dense = self.vectors[rows] @ qvec.ravel() if len(rows) else np.zeros(0, dtype="float32")
         lex = lex_all[rows] if lex_all is not None else self.bm25.scores_of(terms, rows)
         sent_ids, per_chunk, sent_sims, sent_lex = self.sentence_scores(rows, qvec, terms)
