@@ -64,7 +64,8 @@ class Previous:
         self.files: dict[str, dict] = manifest.get("files", {})
         self.docs = store.DocumentStore(folder / "docs.sqlite")
         self.chunks = np.asarray(store.read_chunks(folder))
-        self._faiss = store.read_vectors(folder, manifest["dim"], len(self.chunks))
+        self._faiss = store.read_vectors(folder, manifest["dim"], len(self.chunks),
+                                         manifest.get("vector_index", {}).get("type", "flat"))
         self.vectors = store.flat_vectors(self._faiss)  # a view: the index must stay alive
         self.counts, self.vocab = lexical.load_counts(folder)
         self.sentences, self.sentence_vectors = store.read_sentences(folder, len(self.chunks))
@@ -215,7 +216,12 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         folder = store.new_generation(index_dir)
         store.write_documents(folder, docs)
         store.write_chunks(folder, chunk_rows)
-        store.write_vectors(folder, np.concatenate(vector_parts))
+        all_vectors = np.concatenate(vector_parts)
+        # Only appended (nothing removed, kept rows in their old order): the previous FAISS
+        # index is extended, not rebuilt — an HNSW graph of a million chunks takes minutes.
+        appended = previous is not None and np.array_equal(old_rows, np.arange(len(previous.chunks)))
+        vector_index = store.write_vectors(folder, all_vectors, store.vector_index_plan(len(all_vectors), settings),
+                                           start_from=previous._faiss if appended else None)
         store.write_sentences(folder, sentences, np.concatenate(sentence_vector_parts))
         lexical.save_counts(folder, lexical.stack_rows(count_parts, width), vocab)
         lexical.save_counts(folder, lexical.stack_rows(sentence_count_parts, width), None, prefix="sent_bm25")
@@ -228,6 +234,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             "dim": encoder.dim,
             "chunking": settings.chunking(),
             "ingest_version": ingest.INGEST_VERSION,
+            "vector_index": vector_index,
             "settings": settings.to_dict(),
             "counts": {"files": len(files), "documents": len(docs), "chunks": len(chunk_rows),
                    "sentences": len(sentences)},

@@ -41,7 +41,8 @@ class Engine:
                 'run "qa build" to rebuild it')
         self.chunk_doc = np.ascontiguousarray(chunks[:, 0])
         self.chunk_span = np.ascontiguousarray(chunks[:, 1:3])
-        faiss_index = store.read_vectors(folder, manifest["dim"], len(chunks))
+        faiss_index = store.read_vectors(folder, manifest["dim"], len(chunks),
+                                         manifest.get("vector_index", {}).get("type", "flat"))
         try:
             term_counts, vocab = lexical.load_counts(folder)
             sentence_counts, _ = lexical.load_counts(folder, prefix="sent_bm25")
@@ -57,7 +58,8 @@ class Engine:
         self.retriever = Retriever(faiss_index, store.flat_vectors(faiss_index),
                                    lexical.BM25(term_counts, vocab, k1, b), self.chunk_doc, sentences,
                                    sentence_vectors, lexical.BM25(sentence_counts, vocab, k1, b),
-                                   lexical.BM25(pair_counts, None, k1, b, pairs=True))
+                                   lexical.BM25(pair_counts, None, k1, b, pairs=True),
+                                   ef_search=settings.hnsw_ef_search)
         self._encoder = encoder
 
     # --- opening and building ------------------------------------------------------------------

@@ -71,7 +71,7 @@ class Retriever:
     """Scores chunks for a query vector and query text.
 
     Args:
-        index: a flat inner-product FAISS index of normalised chunk vectors.
+        index: a FAISS index of normalised chunk vectors, inner product: flat (exact) or HNSW.
         vectors: the same vectors as a numpy array (used for filtered search).
         bm25: the lexical index over the same chunk rows.
         chunk_doc: the document position of every chunk row.
@@ -79,11 +79,12 @@ class Retriever:
         sentence_vectors: one vector per sentence, pooled from its chunk's tokens.
         sentence_bm25: term counts per sentence (its IDF is the chunk index's).
         pair_bm25: counts of adjacent word pairs per chunk.
+        ef_search: HNSW's search breadth (raised to the number of candidates when smaller).
     """
 
     def __init__(self, index, vectors: np.ndarray, bm25: BM25, chunk_doc: np.ndarray,
                  sentences: np.ndarray, sentence_vectors: np.ndarray, sentence_bm25: BM25,
-                 pair_bm25: BM25) -> None:
+                 pair_bm25: BM25, ef_search: int = 128) -> None:
         import faiss
 
         # One query at a time: FAISS's OpenMP threads cost more than they give and fight
@@ -91,6 +92,8 @@ class Retriever:
         # concurrent questions use the other core.
         faiss.omp_set_num_threads(1)
         self.index = index
+        self.ef_search = ef_search
+        self.hnsw = isinstance(faiss.downcast_index(index), faiss.IndexHNSW)
         self.vectors = vectors
         self.bm25 = bm25
         self.chunk_doc = chunk_doc
@@ -109,7 +112,14 @@ class Retriever:
         if self.size == 0 or n <= 0:
             return np.zeros(0, dtype="int64"), np.zeros(0, dtype="float32")
         if allowed is None:
-            scores, rows = self.index.search(qvec.reshape(1, -1), min(n, self.size))
+            k = min(n, self.size)
+            if self.hnsw:  # per call, not on the shared index: concurrent asks may differ
+                import faiss
+
+                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+                scores, rows = self.index.search(qvec.reshape(1, -1), k, params=params)
+            else:
+                scores, rows = self.index.search(qvec.reshape(1, -1), k)
             keep = rows[0] >= 0
             return rows[0][keep].astype("int64"), scores[0][keep]
         ids = np.flatnonzero(allowed)

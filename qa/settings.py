@@ -47,6 +47,12 @@ class Settings:
     # 5% on squad-dev and at 0 on the shipped news questions (README, "Abstention").
     abstain_below: float = 0.65
     batch_size: int = 32
+    # Vector search: exact below this many chunks, HNSW (inner product) from there on
+    # (benchmarks/bench_ann.py measures the crossing and the recall; README "Speed").
+    ann_min_chunks: int = 300_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

@@ -6,7 +6,8 @@ index/
   gen-000003/
     docs.sqlite          documents (metadata and cleaned text)
     chunks.npy           int32 rows (doc position, start, end), one per vector
-    vectors.faiss        normalised embeddings, inner-product FAISS index
+    vectors.faiss        normalised embeddings: exact inner-product FAISS index, or HNSW
+                         (inner product) past ``ann_min_chunks``; the manifest says which
     bm25_*.npy, bm25_vocab.json   term counts per chunk
     sentences.npy, sentence_vectors.npy, sent_bm25_*.npy   sentences of each chunk
     pair_bm25_*.npy      counts of hashed adjacent word pairs per chunk
@@ -222,37 +223,99 @@ def read_sentences(folder: Path, chunk_count: int) -> tuple[np.ndarray, np.ndarr
     return np.asarray(rows), np.asarray(vectors)
 
 
-def write_vectors(folder: Path, vectors: np.ndarray) -> None:
+def vector_index_plan(count: int, settings) -> dict[str, Any]:
+    """Which FAISS index a generation of ``count`` vectors gets (recorded in the manifest).
+
+    Exact inner-product search up to ``settings.ann_min_chunks`` vectors; past that an HNSW
+    graph over the same vectors, on inner product (FAISS's HNSW defaults to L2), searched with
+    ``efSearch`` = max(settings.hnsw_ef_search, the number of candidates asked for).
+    """
+    if count < settings.ann_min_chunks:
+        return {"type": "flat"}
+    return {"type": "hnsw", "M": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction}
+
+
+def write_vectors(folder: Path, vectors: np.ndarray, plan: dict[str, Any] | None = None,
+                  start_from=None) -> dict[str, Any]:
+    """Write the generation's FAISS index of ``vectors`` as ``plan`` says; returns the plan.
+
+    ``start_from``: the previous generation's index when its vectors are the first rows of
+    ``vectors`` in the same order (an incremental build that only added): the new rows are
+    added to a copy of it rather than building the graph again.
+    """
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
+    plan = dict(plan or {"type": "flat"})
+    vectors = np.ascontiguousarray(vectors, dtype="float32")
+    dim = vectors.shape[1]
+    index = None
+    if start_from is not None and index_kind(start_from) == plan["type"] and start_from.ntotal <= len(vectors) \
+            and (plan["type"] == "flat" or (faiss.downcast_index(start_from).hnsw.efConstruction
+                                            == plan["ef_construction"]
+                                            and faiss.downcast_index(start_from).hnsw.nb_neighbors(1) == plan["M"]
+                                            )):
+        # A copy that owns its memory (the previous one maps its file read-only).
+        index = faiss.deserialize_index(faiss.serialize_index(start_from))
+        plan["reused"] = int(start_from.ntotal)
+        vectors = vectors[start_from.ntotal:]
+    elif plan["type"] == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, int(plan["M"]), faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = int(plan["ef_construction"])
+    else:
+        index = faiss.IndexFlatIP(dim)
     if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype="float32"))
+        if plan["type"] == "hnsw":
+            faiss.omp_set_num_threads(os.cpu_count() or 1)  # graph construction uses every core
+        index.add(vectors)
     faiss.write_index(index, str(folder / "vectors.faiss"))
+    return plan
 
 
-def read_vectors(folder: Path, dim: int, count: int):
-    """The FAISS index of a generation, checked against the manifest's dimension and count."""
+def index_kind(index) -> str:
+    """"flat" or "hnsw": the two kinds of FAISS index a generation may hold."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(index, faiss.IndexFlat):
+        return "flat"
+    return type(index).__name__
+
+
+def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None):
+    """The FAISS index of a generation, checked against the manifest's dimension, count and kind.
+
+    Its vectors are memory-mapped in place (``IO_FLAG_MMAP_IFC``), not read: opening costs
+    no copy, and the page cache shares them between processes.
+    """
     import faiss
 
     path = folder / "vectors.faiss"
     if not path.exists():
         raise IndexProblem(f'Index file {path} is missing: run "qa build" to rebuild the index')
     try:
-        index = faiss.read_index(str(path))
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as exc:
         raise IndexProblem(f'Index file {path} is damaged: run "qa build" to rebuild the index') from exc
     if index.d != dim or index.ntotal != count:
         raise IndexProblem(
             f"Index file {path} holds {index.ntotal} vectors of dimension {index.d}, the manifest says "
             f'{count} of {dim}: run "qa build" to rebuild the index')
+    if kind is not None and index_kind(index) != kind:
+        raise IndexProblem(f'Index file {path} is a {index_kind(index)} index, the manifest says {kind}: '
+                           'run "qa build" to rebuild the index')
     return index
 
 
 def flat_vectors(index) -> np.ndarray:
-    """The vectors of a flat FAISS index as a numpy view (no copy): keep ``index`` alive while it is used."""
+    """The vectors of a flat or HNSW-flat FAISS index as a numpy view (no copy): keep ``index``
+    alive while it is used."""
     import faiss
 
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexHNSW):
+        index = faiss.downcast_index(index.storage)
     if index.ntotal == 0:
         return np.zeros((0, index.d), dtype="float32")
     return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
