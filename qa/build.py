@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -23,7 +23,14 @@ from .answer import sentences
 from .chunk import TITLE_TOKENS, Chunker
 from .embed import Encoder, get_encoder
 from .settings import Settings
-from .types import BuildReport, Chunk, Document
+from .types import BuildReport, Chunk, Document, FileResult
+
+if TYPE_CHECKING:
+    from .distributed import RayOptions
+
+# What producing the files to do yields: their (first-seen) documents, their chunks, the chunk
+# vectors, sentence rows ``(chunk index, doc start, doc end)`` and the sentence vectors.
+Produced = tuple[list[Document], list[Chunk], np.ndarray, np.ndarray, np.ndarray]
 
 
 def _checkpoint(name: str) -> None:
@@ -89,8 +96,13 @@ class Previous:
 
 
 def build(settings: Settings, progress: bool = True, log: Callable[[str], None] = print,
-          encoder: Encoder | None = None) -> BuildReport:
-    """Build or refresh the index at ``settings.index`` from ``settings.corpus``."""
+          encoder: Encoder | None = None, ray: "RayOptions | None" = None) -> BuildReport:
+    """Build or refresh the index at ``settings.index`` from ``settings.corpus``.
+
+    With ``ray`` (``qa.distributed.RayOptions``) the files to do are read, chunked and embedded
+    on a Ray cluster instead of in this process; everything else (what to do, duplicates, the
+    writing and the atomic commit) is the same code, so the index is the same.
+    """
     started = time.perf_counter()
     root, index_dir = Path(settings.corpus), Path(settings.index)
     if not root.is_dir():
@@ -144,9 +156,9 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         for relpath in todo:
             (report.changed if relpath in old_files else report.added).append(relpath)
 
-        def read(relpath: str) -> tuple[list[Document], list[Chunk], dict[str, str]]:
-            """Ingest and chunk one file (in the reader thread, ahead of the encoder)."""
-            result = ingest.read_file(root, relpath, sidecar)
+        def accept(relpath: str, result: FileResult) -> list[Document]:
+            """Record what ingestion made of one file and keep its first-seen articles. Called in
+            file order whoever read the file: duplicates are decided by order (first file wins)."""
             entry: dict[str, Any] = {"hash": digests[relpath]}
             warnings = list(result.warnings) + [w for d in result.documents for w in d.warnings]
             unique = []
@@ -163,17 +175,16 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             if warnings:
                 entry["warnings"] = report.warnings[relpath] = warnings
             manifest_files[relpath] = entry
-            return unique, chunker.split_many(unique), {d.doc_id: _title_prefix(encoder, d.title) for d in unique}
+            return unique
 
         t0 = time.perf_counter()
-        new_docs: list[Document] = []
-        new_chunks: list[Chunk] = []
-        embedder = _Embedder(encoder, settings.batch_size, progress)
-        for docs_read, chunks_read, heads in _ahead(read, todo):
-            new_docs.extend(docs_read)
-            new_chunks.extend(chunks_read)
-            embedder.add(chunks_read, heads)
-        new_vectors, new_sentences, new_sentence_vectors = embedder.finish()
+        if ray is None:
+            produced = _produce_locally(root, todo, sidecar, accept, encoder, chunker, settings, progress)
+        else:
+            from .distributed import produce_on_ray  # the only way into Ray: nothing of it is imported otherwise
+
+            produced = produce_on_ray(ray, root, todo, digests, sidecar, accept, settings, encoder.dim, progress, log)
+        new_docs, new_chunks, new_vectors, new_sentences, new_sentence_vectors = produced
         report.embed_seconds = time.perf_counter() - t0
         report.embedded_chunks = len(new_chunks)
 
@@ -246,6 +257,25 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             previous.docs.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _produce_locally(root: Path, todo: list[str], sidecar: dict[str, dict],
+                     accept: Callable[[str, FileResult], list[Document]], encoder: Encoder,
+                     chunker: Chunker, settings: Settings, progress: bool) -> Produced:
+    """Read and chunk in a thread ahead of the encoder, in this process."""
+
+    def read(relpath: str) -> tuple[list[Document], list[Chunk], dict[str, str]]:
+        unique = accept(relpath, ingest.read_file(root, relpath, sidecar))
+        return unique, chunker.split_many(unique), {d.doc_id: _title_prefix(encoder, d.title) for d in unique}
+
+    new_docs: list[Document] = []
+    new_chunks: list[Chunk] = []
+    embedder = _Embedder(encoder, settings.batch_size, progress)
+    for docs_read, chunks_read, heads in _ahead(read, todo):
+        new_docs.extend(docs_read)
+        new_chunks.extend(chunks_read)
+        embedder.add(chunks_read, heads)
+    return (new_docs, new_chunks, *embedder.finish())
 
 
 def _previous(index_dir: Path, settings: Settings, encoder: Encoder, report: BuildReport,
