@@ -116,7 +116,8 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     rows = np.asarray(store.read_chunks(folder))
     doc_texts = docs.texts(list(range(len(docs.meta))))
     texts = [doc_texts[int(d)][s:e] for d, s, e in rows]
-    base_vecs = np.array(store.flat_vectors(store.read_vectors(folder, manifest["dim"], len(rows))))
+    base_index = store.read_vectors(folder, manifest["dim"], len(rows))  # alive while its vectors are read
+    base_vecs = np.array(store.flat_vectors(base_index))
     sents, sent_vecs = (np.asarray(a) for a in store.read_sentences(folder, len(rows)))
     bounds = np.searchsorted(sents[:, 0], np.arange(len(rows) + 1))
 

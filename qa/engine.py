@@ -43,22 +43,20 @@ class Engine:
         self.chunk_span = np.ascontiguousarray(chunks[:, 1:3])
         faiss_index = store.read_vectors(folder, manifest["dim"], len(chunks),
                                          manifest.get("vector_index", {}).get("type", "flat"))
-        try:
-            term_counts, vocab = lexical.load_counts(folder)
-            sentence_counts, _ = lexical.load_counts(folder, prefix="sent_bm25")
-            pair_counts, _ = lexical.load_counts(folder, prefix="pair_bm25", pairs=True)
+        k1, b = settings.bm25_k1, settings.bm25_b
+        try:  # memory-mapped, with the statistics the build stored: nothing recomputed here
+            vocab = lexical.load_vocab(folder)
+            chunk_bm25 = lexical.open_bm25(folder, "bm25", vocab, k1, b)
+            sentence_bm25 = lexical.open_bm25(folder, "sent_bm25", vocab, k1, b)
+            pair_bm25 = lexical.open_bm25(folder, "pair_bm25", None, k1, b, pairs=True)
         except (OSError, ValueError) as exc:
             raise store.IndexProblem(
                 f'Index at {index_dir}/ has a missing or damaged BM25 file ({exc}): run "qa build"') from exc
         sentences, sentence_vectors = store.read_sentences(folder, len(chunks))
-        if term_counts.shape[0] != len(chunks) or sentence_counts.shape[0] != len(sentences) or \
-                pair_counts.shape[0] != len(chunks):
+        if chunk_bm25.size != len(chunks) or sentence_bm25.size != len(sentences) or pair_bm25.size != len(chunks):
             raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
-        k1, b = settings.bm25_k1, settings.bm25_b
-        self.retriever = Retriever(faiss_index, store.flat_vectors(faiss_index),
-                                   lexical.BM25(term_counts, vocab, k1, b), self.chunk_doc, sentences,
-                                   sentence_vectors, lexical.BM25(sentence_counts, vocab, k1, b),
-                                   lexical.BM25(pair_counts, None, k1, b, pairs=True),
+        self.retriever = Retriever(faiss_index, store.flat_vectors(faiss_index), chunk_bm25, self.chunk_doc,
+                                   sentences, sentence_vectors, sentence_bm25, pair_bm25,
                                    ef_search=settings.hnsw_ef_search)
         self._encoder = encoder
 

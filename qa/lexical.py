@@ -1,7 +1,10 @@
 """BM25 over chunks: stemmed terms, a sparse term-frequency matrix, numpy scoring.
 
 The matrix is kept by chunk row so an incremental build copies the rows of unchanged
-chunks and tokenises only new ones; IDF and length norms are recomputed on open.
+chunks and tokenises only new ones. Beside each matrix the build writes its row lengths and
+column document frequencies, and for the chunk matrix its posting lists (the same counts in
+column order): the engine memory-maps all of them, so opening computes nothing and a query
+reads only the posting lists of its own terms.
 """
 from __future__ import annotations
 
@@ -60,18 +63,22 @@ class BM25:
     """
 
     def __init__(self, counts: sp.csr_matrix, vocab: dict[str, int] | None, k1: float = 1.2,
-                 b: float = 0.75, pairs: bool = False) -> None:
+                 b: float = 0.75, pairs: bool = False, lengths: np.ndarray | None = None,
+                 df: np.ndarray | None = None, postings: sp.csc_matrix | None = None) -> None:
         self.counts = counts.tocsr()
         self.vocab = vocab or {}
         self.pairs = pairs  # columns are hashed word pairs, not terms
         self.k1, self.b = k1, b
         n = self.counts.shape[0]
-        lengths = np.asarray(self.counts.sum(axis=1)).ravel().astype("float32")
+        if lengths is None:
+            lengths = row_lengths(self.counts)
+        if df is None:
+            df = doc_freqs(self.counts)
+        lengths, df = np.asarray(lengths, dtype="float32"), np.asarray(df, dtype="float32")
         avg = float(lengths.mean()) if n else 1.0
-        df = np.bincount(self.counts.indices, minlength=self.counts.shape[1]).astype("float32")
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype("float32")
         self.norm = (k1 * (1 - b + b * lengths / max(avg, 1e-9))).astype("float32")
-        self._csc: sp.csc_matrix | None = None  # made on first full-index scoring only
+        self._csc: sp.csc_matrix | None = postings  # else made on first full-index scoring
 
     @property
     def by_term(self) -> sp.csc_matrix:
@@ -176,13 +183,32 @@ def stack_rows(parts: Sequence[sp.csr_matrix], width: int) -> sp.csr_matrix:
     return sp.vstack(resized, format="csr", dtype="int32")
 
 
+def row_lengths(counts: sp.csr_matrix) -> np.ndarray:
+    return np.asarray(counts.sum(axis=1), dtype="float32").ravel()
+
+
+def doc_freqs(counts: sp.csr_matrix) -> np.ndarray:
+    return np.bincount(counts.indices, minlength=counts.shape[1]).astype("int32")
+
+
+POSTINGS = ("bm25",)  # the matrices scored over every row, which get posting lists on disk
+
+
 def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | None,
                 prefix: str = "bm25") -> None:
-    """Write a count matrix (and, unless None, the vocabulary shared by all matrices)."""
+    """Write a count matrix, its row lengths and document frequencies (and its posting lists
+    if it is scored whole; and, unless None, the vocabulary shared by all matrices)."""
     counts = counts.tocsr()
     np.save(folder / f"{prefix}_data.npy", counts.data.astype("int32"), allow_pickle=False)
     np.save(folder / f"{prefix}_indices.npy", counts.indices.astype("int32"), allow_pickle=False)
     np.save(folder / f"{prefix}_indptr.npy", counts.indptr.astype("int64"), allow_pickle=False)
+    np.save(folder / f"{prefix}_lengths.npy", row_lengths(counts), allow_pickle=False)
+    np.save(folder / f"{prefix}_df.npy", doc_freqs(counts), allow_pickle=False)
+    if prefix in POSTINGS:
+        by_term = counts.tocsc()
+        np.save(folder / f"{prefix}_postings_data.npy", by_term.data.astype("int32"), allow_pickle=False)
+        np.save(folder / f"{prefix}_postings_rows.npy", by_term.indices.astype("int32"), allow_pickle=False)
+        np.save(folder / f"{prefix}_postings_indptr.npy", by_term.indptr.astype("int64"), allow_pickle=False)
     if vocab is not None:
         terms = [""] * len(vocab)
         for term, col in vocab.items():
@@ -190,18 +216,45 @@ def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | Non
         (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
 
 
-def load_counts(folder: Path, prefix: str = "bm25", pairs: bool = False) -> tuple[sp.csr_matrix, dict[str, int]]:
+def load_vocab(folder: Path) -> dict[str, int]:
+    terms = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
+    return {t: i for i, t in enumerate(terms)}
+
+
+def load_counts(folder: Path, prefix: str = "bm25", pairs: bool = False, mmap: bool = False,
+                vocab: dict[str, int] | None = None) -> tuple[sp.csr_matrix, dict[str, int]]:
+    """A count matrix and the vocabulary. ``mmap``: the arrays are mapped, not read (the
+    engine's read-only open); an incremental build reads them."""
     if pairs:
         vocab = {}
-    else:
-        terms = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
-        vocab = {t: i for i, t in enumerate(terms)}
+    elif vocab is None:
+        vocab = load_vocab(folder)
     width = BIGRAM_BUCKETS if pairs else max(len(vocab), 1)
-    data = np.load(folder / f"{prefix}_data.npy", allow_pickle=False)
-    indices = np.load(folder / f"{prefix}_indices.npy", allow_pickle=False)
-    indptr = np.load(folder / f"{prefix}_indptr.npy", allow_pickle=False)
-    if len(indptr) == 0 or indptr[-1] != len(data) or len(indices) != len(data) or (
-            len(indices) and int(indices.max()) >= width):
+    mode = "r" if mmap else None
+    data, indices, indptr = (np.load(folder / f"{prefix}_{k}.npy", mmap_mode=mode, allow_pickle=False)
+                             for k in ("data", "indices", "indptr"))
+    if indptr.ndim != 1 or len(indptr) == 0 or indptr[-1] != len(data) or len(indices) != len(data):
         raise ValueError(f"{prefix} term counts do not agree with each other")
-    counts = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, width))
+    if not mmap and len(indices) and int(indices.max()) >= width:  # mapped: the build wrote them
+        raise ValueError(f"{prefix} term counts name a column past the vocabulary")
+    counts = sp.csr_matrix((np.asarray(data), np.asarray(indices), np.asarray(indptr)),
+                           shape=(len(indptr) - 1, width))
     return counts, vocab
+
+
+def open_bm25(folder: Path, prefix: str, vocab: dict[str, int] | None, k1: float, b: float,
+              pairs: bool = False) -> BM25:
+    """A read-only BM25 over memory-mapped files, with the statistics the build stored."""
+    counts, vocab = load_counts(folder, prefix, pairs=pairs, mmap=True, vocab=vocab)
+    lengths = np.load(folder / f"{prefix}_lengths.npy", allow_pickle=False)
+    df = np.load(folder / f"{prefix}_df.npy", allow_pickle=False)
+    if len(lengths) != counts.shape[0] or len(df) != counts.shape[1]:
+        raise ValueError(f"{prefix} lengths or document frequencies do not agree with the counts")
+    postings = None
+    if prefix in POSTINGS:
+        data, rows, indptr = (np.load(folder / f"{prefix}_postings_{k}.npy", mmap_mode="r", allow_pickle=False)
+                              for k in ("data", "rows", "indptr"))
+        if len(indptr) != counts.shape[1] + 1 or indptr[-1] != counts.nnz or len(rows) != len(data):
+            raise ValueError(f"{prefix} posting lists do not agree with the counts")
+        postings = sp.csc_matrix((np.asarray(data), np.asarray(rows), np.asarray(indptr)), shape=counts.shape)
+    return BM25(counts, vocab, k1, b, pairs=pairs, lengths=lengths, df=df, postings=postings)

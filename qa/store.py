@@ -8,7 +8,8 @@ index/
     chunks.npy           int32 rows (doc position, start, end), one per vector
     vectors.faiss        normalised embeddings: exact inner-product FAISS index, or HNSW
                          (inner product) past ``ann_min_chunks``; the manifest says which
-    bm25_*.npy, bm25_vocab.json   term counts per chunk
+    bm25_*.npy, bm25_vocab.json   term counts per chunk, row lengths, document frequencies,
+                         posting lists (the counts by term), all memory-mapped by the engine
     sentences.npy, sentence_vectors.npy, sent_bm25_*.npy   sentences of each chunk
     pair_bm25_*.npy      counts of hashed adjacent word pairs per chunk
   .build.lock            held by the build that is running
@@ -34,7 +35,7 @@ import numpy as np
 
 from .types import Document
 
-FORMAT_VERSION = 3  # 2: sentences; 3: word-pair counts
+FORMAT_VERSION = 4  # 2: sentences; 3: word-pair counts; 4: stored BM25 statistics and postings, HNSW
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 DOC_FIELDS = ("doc_id", "title", "url", "published", "author", "publisher")
@@ -313,9 +314,9 @@ def flat_vectors(index) -> np.ndarray:
     alive while it is used."""
     import faiss
 
-    index = faiss.downcast_index(index)
-    if isinstance(index, faiss.IndexHNSW):
-        index = faiss.downcast_index(index.storage)
-    if index.ntotal == 0:
-        return np.zeros((0, index.d), dtype="float32")
-    return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+    flat = faiss.downcast_index(index)  # a second handle: ``index`` still owns the C++ object
+    if isinstance(flat, faiss.IndexHNSW):
+        flat = faiss.downcast_index(flat.storage)
+    if flat.ntotal == 0:
+        return np.zeros((0, flat.d), dtype="float32")
+    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)

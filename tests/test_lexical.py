@@ -43,3 +43,22 @@ def test_scores_of_some_rows_equal_the_full_scores():
     for query in ("coal border", "seafood fish", "nothing here"):
         assert np.allclose(bm.scores(query)[rows], bm.scores_of(bm.query_terms(query), rows))
     assert len(bm.scores_of(bm.query_terms("coal"), np.array([], dtype="int64"))) == 0
+
+
+def test_the_mapped_index_with_stored_statistics_scores_as_one_made_in_memory(tmp_path):
+    from qa.lexical import open_bm25
+
+    texts = ["coal coal border river", "border river fish", "seafood", "coal seafood border border", ""]
+    vocab: dict[str, int] = {}
+    counts = count_matrix(texts, vocab)
+    save_counts(tmp_path, counts, vocab)
+    save_counts(tmp_path, count_matrix(texts, None), None, prefix="pair_bm25")
+    mapped, memory = open_bm25(tmp_path, "bm25", vocab, 0.9, 0.4), BM25(counts, vocab, 0.9, 0.4)
+    assert isinstance(mapped.by_term.indices.base, np.memmap) or mapped.by_term.indices.base is not None
+    rows = np.array([4, 2, 0])
+    for query in ("coal border", "seafood fish", "river river", "nothing here"):
+        assert np.allclose(mapped.scores(query), memory.scores(query))
+        assert np.allclose(mapped.scores_of(mapped.query_terms(query), rows), memory.scores_of(memory.query_terms(query), rows))
+    pairs = open_bm25(tmp_path, "pair_bm25", None, 0.9, 0.4, pairs=True)
+    assert np.allclose(pairs.scores_of(pairs.query_terms("coal border river"), np.arange(5)),
+                       BM25(count_matrix(texts, None), None, 0.9, 0.4, pairs=True).scores("coal border river"))
