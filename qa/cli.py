@@ -29,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     p_build.add_argument("--index", help="index folder (default: $QA_INDEX or index/)")
     p_build.add_argument("--model", help="a local sentence-transformers directory (default: $QA_MODEL or the bundled all-MiniLM-L6-v2)")
     p_build.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_build.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                         help="read, chunk and embed on a Ray cluster (pip install '.[ray]'): ADDRESS of its "
+                              "head (host:port); without it, the Ray instance running on this machine or a new one")
+    p_build.add_argument("--ray-workers", type=int, metavar="N",
+                         help="model workers on Ray (default: one per 2 CPUs of the cluster)")
+    p_build.add_argument("--ray-threads", type=int, metavar="N",
+                         help="torch threads (CPUs) per model worker (default: 2, or the CPUs divided by --ray-workers)")
 
     p_ask = sub.add_parser("ask", help="answer a question from the index")
     p_ask.add_argument("question")
@@ -67,8 +74,28 @@ def _build(args) -> int:
     from .build import build
 
     settings = Settings.from_env(corpus=args.corpus, index=args.index, model=args.model)
+    ray = None
+    if args.ray is not None:
+        for flag, value in (("--ray-workers", args.ray_workers), ("--ray-threads", args.ray_threads)):
+            if value is not None and value < 1:
+                raise ValueError(f"{flag} must be at least 1")
+        from importlib.util import find_spec
+
+        if find_spec("ray") is None:
+            raise ValueError("--ray needs Ray: pip install '.[ray]'")
+        from .distributed import RayOptions
+
+        ray = RayOptions(address=args.ray or None, workers=args.ray_workers, threads=args.ray_threads)
+    elif args.ray_workers is not None or args.ray_threads is not None:
+        raise ValueError("--ray-workers and --ray-threads go with --ray")
     print(f"Building {settings.index}/ from {settings.corpus}/ ...", file=sys.stderr)
-    report = build(settings, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+    try:
+        report = build(settings, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr), ray=ray)
+    except RuntimeError as exc:
+        if type(exc).__name__ != "ClusterError":  # qa.distributed's, not imported without --ray
+            raise
+        print(f"qa: {exc}", file=sys.stderr)
+        return 1
     print(report.summary())
     return 0
 
