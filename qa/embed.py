@@ -77,27 +77,40 @@ class Encoder:
         """
         import torch
 
-        # Longest first, as sentence-transformers does: less padding in each batch.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        texts, spans = [texts[i] for i in order], [spans[i] for i in order]
+        # One tokenisation of all texts (with offsets), then batches of similar token counts,
+        # longest first: less padding than sorting by characters (squad-dev chunks: 121k
+        # tokens run instead of 138k for the same 785 chunks).
+        enc_all = self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens,
+                                 return_offsets_mapping=True, padding=False)
+        names = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc_all]
+        lengths = [len(ids) for ids in enc_all["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         vectors = np.zeros((len(texts), self.dim), dtype="float32")
-        pooled: list[np.ndarray] = []
+        pooled: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
         transformer = self.model[0].auto_model
+        pad_id = self.tokenizer.pad_token_id or 0
         with self._encode_lock, torch.inference_mode():
             for lo in range(0, len(texts), batch_size):
-                batch = texts[lo:lo + batch_size]
-                enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens,
-                                     return_tensors="pt", return_offsets_mapping=True)
-                offsets = enc.pop("offset_mapping")
+                rows = order[lo:lo + batch_size]
+                width = lengths[rows[0]]
+                arrays = {k: np.full((len(rows), width), pad_id if k == "input_ids" else 0, dtype="int64")
+                          for k in names}
+                offsets = torch.zeros((len(rows), width, 2), dtype=torch.long)
+                for j, i in enumerate(rows):
+                    for k in names:
+                        arrays[k][j, :lengths[i]] = enc_all[k][i]
+                    offsets[j, :lengths[i]] = torch.tensor(enc_all["offset_mapping"][i], dtype=torch.long)
+                enc = {k: torch.from_numpy(v) for k, v in arrays.items()}
                 mask = enc["attention_mask"]
                 tokens = transformer(**enc).last_hidden_state  # (batch, length, dim)
                 weights = mask.unsqueeze(-1).to(tokens.dtype)
                 means = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                vectors[lo:lo + len(batch)] = torch.nn.functional.normalize(means, dim=-1).numpy()
+                vectors[rows] = torch.nn.functional.normalize(means, dim=-1).numpy()
                 real = (offsets[..., 1] > offsets[..., 0]) & mask.bool()
-                for j, text_spans in enumerate(spans[lo:lo + len(batch)]):
+                for j, i in enumerate(rows):
+                    text_spans = spans[i]
                     if not text_spans:
-                        pooled.append(np.zeros((0, self.dim), dtype="float32"))
+                        pooled[i] = np.zeros((0, self.dim), dtype="float32")
                         continue
                     bounds = torch.tensor(text_spans, dtype=offsets.dtype)  # (spans, 2)
                     inside = (real[j][None, :] & (offsets[j, :, 0][None, :] >= bounds[:, :1])
@@ -106,9 +119,8 @@ class Encoder:
                     span_vectors = inside @ tokens[j] / counts.clamp(min=1)
                     # A span cut off by the window (no tokens inside) takes the chunk's vector.
                     span_vectors = torch.where(counts > 0, span_vectors, means[j][None, :])
-                    pooled.append(torch.nn.functional.normalize(span_vectors, dim=-1).numpy())
-        back = np.argsort(order)
-        return vectors[back], [pooled[i] for i in back]
+                    pooled[i] = torch.nn.functional.normalize(span_vectors, dim=-1).numpy()
+        return vectors, pooled
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text], batch_size=1)
