@@ -126,6 +126,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="real,mix-100k,mix-1M,100k,1M")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--ef", default="16,32,64,128,256")
+    parser.add_argument("--m", type=int, help="HNSW M (default: the engine's setting)")
+    parser.add_argument("--ef-construction", type=int, help="HNSW efConstruction (default: the engine's)")
     args = parser.parse_args()
     started = time.perf_counter()
     import faiss
@@ -133,7 +135,7 @@ def main() -> None:
     from qa import Settings
     from qa.embed import get_encoder
 
-    settings = Settings.from_env()
+    settings = Settings.from_env().with_(hnsw_m=args.m, hnsw_ef_construction=args.ef_construction)
     encoder = get_encoder(settings.model_path)
     queries = encoder.encode(questions(args.queries, seed=2))
     efs = [int(e) for e in args.ef.split(",")]

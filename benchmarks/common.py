@@ -142,7 +142,10 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     store.write_documents(gen, documents)
     del documents
     store.write_chunks(gen, chunk_rows)
-    store.write_vectors(gen, _perturbed(base_vecs, pick, noise, rng, "float32"))
+    from qa import Settings
+
+    vector_index = store.write_vectors(gen, _perturbed(base_vecs, pick, noise, rng, "float32"),
+                                       store.vector_index_plan(n_chunks, Settings.from_env()))
 
     per = (bounds[1:] - bounds[:-1])[pick]
     sent_ids = np.repeat(bounds[:-1][pick] - np.cumsum(per) + per, per) + np.arange(int(per.sum()))
@@ -151,7 +154,8 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     sent_rows = np.stack([owner, sents[sent_ids, 1] + shift, sents[sent_ids, 2] + shift], axis=1)
     store.write_sentences(gen, sent_rows, _perturbed(sent_vecs, sent_ids, noise, rng, "float16"))
     vocab = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
-    for prefix in sorted(p.name[: -len("_data.npy")] for p in folder.glob("*_data.npy")):
+    for prefix in sorted(p.name[: -len("_data.npy")] for p in folder.glob("*_data.npy")
+                         if not p.name.endswith("_postings_data.npy")):
         counts = _counts(folder, prefix)  # every count matrix of the format: by chunk or by sentence
         by_chunk = counts.shape[0] == len(rows)
         lexical.save_counts(gen, counts[pick if by_chunk else sent_ids],
@@ -160,6 +164,7 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     keep["settings"] = dict(keep.get("settings", {}), index=str(out), corpus="")
     keep["counts"] = {"files": 0, "documents": n_docs, "chunks": n_chunks, "sentences": len(sent_rows)}
     keep["files"], keep["synthetic"] = {}, {"base": str(base), "seed": seed, "noise": noise}
+    keep["vector_index"] = vector_index
     store.commit_generation(out, gen, keep)
     docs.close()
     return out
