@@ -351,7 +351,9 @@ class _Embedder:
 
     def __init__(self, encoder: Encoder, batch_size: int, progress: bool) -> None:
         self.encoder, self.batch_size = encoder, batch_size
-        self.window = batch_size * 8
+        # 32 batches: sorted by token count within it, padding is that of a global sort on
+        # squad-dev (115k tokens run for 785 chunks; 8 batches: 121k), at 1,024 texts in memory.
+        self.window = batch_size * 32
         self.pending: list[tuple[int, str, list[tuple[int, int]]]] = []
         self.vectors: list[np.ndarray] = []
         self.pooled: list[np.ndarray] = []
