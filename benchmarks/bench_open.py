@@ -40,11 +40,10 @@ def lap(name, fn):
 lap("docs meta (sqlite)", lambda: store.DocumentStore(f / "docs.sqlite"))
 lap("chunks.npy", lambda: store.read_chunks(f))
 lap("vectors.faiss", lambda: store.read_vectors(f, m["dim"], m["counts"]["chunks"]))
-v = lexical.load_counts(f)[1]
-for p in sorted(x.name[:-9] for x in f.glob("*_data.npy")):  # every count matrix of the format
-    kw = {{"pairs": True}} if p == "pair_bm25" else {{}}
-    c, _ = lap(p + " load", lambda: lexical.load_counts(f, prefix=p, **kw))
-    lap(p + " BM25 init (idf, CSC)", lambda: lexical.BM25(c, v, **kw))
+v = lap("bm25_vocab.json", lambda: lexical.load_vocab(f))
+for p in ("bm25", "sent_bm25", "pair_bm25"):  # every count matrix of the format, as the engine opens them
+    lap(p + " (mmap, stored statistics)", lambda: lexical.open_bm25(f, p, None if p == "pair_bm25" else v,
+                                                                   0.9, 0.4, pairs=p == "pair_bm25"))
 lap("sentences (mmap)", lambda: store.read_sentences(f, m["counts"]["chunks"]))
 print(json.dumps({{"import": t1 - t0, "open": t2 - t1, "warm": t3 - t2, "stages": s}}))
 """

@@ -129,10 +129,10 @@ class Retriever:
 
     def lexical(self, scores: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
         """Top ``n`` chunk rows by BM25; rows without a matching term are left out."""
-        if allowed is not None:
-            scores = np.where(allowed, scores, 0.0)
-        top = _top(scores, n)
-        return top[scores[top] > 0].astype("int64")
+        # Ranking only the rows some query term reached (at 1M chunks, about a tenth of them);
+        # a boolean mask first: nonzero() straight on floats is ten times slower.
+        hits = np.flatnonzero(scores > 0 if allowed is None else (scores > 0) & allowed)
+        return hits[_top(scores[hits], n)].astype("int64")
 
     def sentence_scores(self, rows: np.ndarray, qvec: np.ndarray, terms: dict[int, float]):
         """Per candidate chunk: its sentence ids, their cosine and their BM25 with the query."""
