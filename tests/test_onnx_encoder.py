@@ -1,0 +1,90 @@
+"""The ONNX encoder (qa/onnx_encoder.py) against the torch Encoder, on the real bundled model.
+
+Skipped when onnxruntime is not installed (it is an optional dependency).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from qa.embed import get_encoder  # noqa: E402
+from qa.onnx_encoder import OnnxEncoder, export  # noqa: E402
+from qa.settings import bundled_model_path  # noqa: E402
+
+TEXTS = [
+    "When did China ban seafood imports from North Korea?",
+    "China banned seafood imports from North Korea in August 2017. The ban followed new UN sanctions.",
+    "  Leading and trailing spaces.  ",
+    "Chinese boats met North Korean ships at sea and moved coal at night. " * 30,  # past 256 word pieces
+    "Who won the match?",
+]
+# Word-long texts: the fp32 export matches them too; int8 drifts further on them (cosine ~0.96-0.99
+# measured for single words), so they are checked on fp32 only.
+SHORT = ["x", "coal", "North Korea"]
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """Sentence-like spans: each '. '-separated piece (in TEXTS[3], many lie past the 256-token window)."""
+    spans, start = [], 0
+    while (end := text.find(". ", start)) != -1:
+        spans.append((start, end + 1))
+        start = end + 2
+    spans.append((start, len(text)))
+    return spans
+
+
+@pytest.fixture(scope="module")
+def encoders(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx")
+    torch_encoder = get_encoder(bundled_model_path())
+    fp32 = export(torch_encoder, folder)
+    int8 = export(torch_encoder, folder, int8=True)
+    return torch_encoder, {"fp32": OnnxEncoder(bundled_model_path(), fp32),
+                           "int8": OnnxEncoder(bundled_model_path(), int8)}
+
+
+@pytest.mark.parametrize("name", ["fp32", "int8"])
+def test_encode_matches_torch(encoders, name):
+    torch_encoder, onnx = encoders
+    ref = torch_encoder.encode(TEXTS)
+    got = onnx[name].encode(TEXTS, batch_size=2)
+    assert got.dtype == np.float32 and got.shape == ref.shape and got.flags.c_contiguous
+    assert np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-4)
+    assert (got * ref).sum(1).min() >= 0.99
+    query = onnx[name].encode_query(TEXTS[0])  # the single-thread query session
+    assert query.shape == (1, torch_encoder.dim)
+    assert float(query[0] @ torch_encoder.encode_query(TEXTS[0])[0]) >= 0.99
+    assert onnx[name].encode([]).shape == (0, torch_encoder.dim)
+    if name == "fp32":
+        assert (got * ref).sum(1).min() >= 0.9999
+        assert (onnx[name].encode(SHORT) * torch_encoder.encode(SHORT)).sum(1).min() >= 0.9999
+
+
+@pytest.mark.parametrize("name", ["fp32", "int8"])
+def test_encode_with_spans_matches_torch(encoders, name):
+    torch_encoder, onnx = encoders
+    spans = [_spans(t) for t in TEXTS]
+    spans[4] = []  # a text without spans
+    ref_vectors, ref_pooled = torch_encoder.encode_with_spans(TEXTS, spans, batch_size=2)
+    vectors, pooled = onnx[name].encode_with_spans(TEXTS, spans, batch_size=2)
+    assert vectors.dtype == np.float32 and vectors.shape == ref_vectors.shape
+    assert (vectors * ref_vectors).sum(1).min() >= 0.99
+    assert len(pooled) == len(ref_pooled)
+    cosines = []
+    for got, ref in zip(pooled, ref_pooled):
+        assert got.dtype == np.float32 and got.shape == ref.shape
+        cosines.extend((got * ref).sum(1).tolist())
+    assert min(cosines) >= 0.99, sorted(cosines)[:5]
+    # A span past the window takes the chunk's own vector, as in the torch encoder.
+    assert np.allclose(pooled[3][-1], vectors[3], atol=1e-5)
+
+
+def test_tokenizer_helpers_are_the_encoders(encoders):
+    torch_encoder, onnx = encoders
+    text = TEXTS[3]
+    assert onnx["fp32"].count_tokens(text) == torch_encoder.count_tokens(text)
+    assert onnx["fp32"].truncate(text, 20) == torch_encoder.truncate(text, 20)
+    assert onnx["fp32"].dim == torch_encoder.dim and onnx["fp32"].max_tokens == torch_encoder.max_tokens
