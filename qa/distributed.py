@@ -178,7 +178,8 @@ class _Embed:
         out["pooled"] = np.empty(len(batch["seq"]), dtype=object)
         out["pooled"][:] = b""
         for i, p in zip(rows, pooled):
-            out["pooled"][i] = np.ascontiguousarray(p, dtype="float32").tobytes()
+            # Sentence vectors go back as float16, as the index stores them (half the traffic).
+            out["pooled"][i] = np.asarray(p, dtype="float32").astype("float16").tobytes()
         return out
 
     def _fault_injection(self) -> None:
@@ -208,6 +209,12 @@ def connect(options: RayOptions):
     # Ray's C++ side logs routine notices as errors (e.g. that Ray Data keeps an actor's
     # constructor arguments in the object store); Python errors still reach the build.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    if options.address and "RAY_AUTH_MODE" not in os.environ and (
+            os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+            or (Path.home() / ".ray" / "auth_token").exists()):
+        # `ray start` turns token authentication on when it finds a token; a driver joining
+        # by address presents its own only when told to (read when Ray is first imported).
+        os.environ["RAY_AUTH_MODE"] = "token"
     import ray
 
     # Ray Data's advice on block counts and concurrency is about throughput, not results.
@@ -269,7 +276,7 @@ def produce_on_ray(options: RayOptions, root: Path, todo: list[str], digests: di
     try:
         workers, threads = plan(ray, options)
         log(f"Ray: {len(todo)} files to {workers} model worker(s) of {threads} thread(s) "
-            f"at {options.address or 'this machine'}")
+            f"on the cluster at {ray.get_runtime_context().gcs_address}")
         bar = None
         if progress:
             from tqdm import tqdm
@@ -387,7 +394,7 @@ class _Collector:
                 self.parts.setdefault(f, []).append(
                     (int(batch["doc"][i]), int(batch["seq"][i]), int(batch["start"][i]), int(batch["end"][i]),
                      _spans(batch["spans"][i]), np.array(batch["vector"][i], dtype="float32"),
-                     np.frombuffer(batch["pooled"][i], dtype="float32").reshape(-1, self.dim)))
+                     np.frombuffer(batch["pooled"][i], dtype="float16").reshape(-1, self.dim)))
         self.embedded += chunks
         while self.next in self.files and len(self.parts.get(self.next, ())) == self.files[self.next][1]:
             self._take(self.next)
@@ -416,6 +423,6 @@ class _Collector:
             raise ClusterError(f"the build on Ray ended without all results ({missing} is missing); "
                                "the previous index is unchanged")
         vectors = np.stack(self.vectors) if self.vectors else np.zeros((0, self.dim), dtype="float32")
-        pooled = np.concatenate(self.pooled) if self.pooled else np.zeros((0, self.dim), dtype="float32")
+        pooled = np.concatenate(self.pooled) if self.pooled else np.zeros((0, self.dim), dtype="float16")
         rows = np.array(self.rows, dtype="int32").reshape(-1, 3)
         return self.docs, self.chunks, vectors.astype("float32"), rows, pooled.astype("float16")
