@@ -73,7 +73,7 @@ class Previous:
         self.chunks = np.asarray(store.read_chunks(folder))
         self._faiss = store.read_vectors(folder, manifest["dim"], len(self.chunks),
                                          manifest.get("vector_index", {}).get("type", "flat"))
-        self.vectors = store.flat_vectors(self._faiss)  # a view: the index must stay alive
+        self.vectors = store.vectors_of(folder, self._faiss)  # a view: the index must stay alive
         self.counts, self.vocab = lexical.load_counts(folder)
         self.sentences, self.sentence_vectors = store.read_sentences(folder, len(self.chunks))
         self.sentence_term_counts, _ = lexical.load_counts(folder, prefix="sent_bm25")

@@ -55,9 +55,9 @@ class Engine:
         sentences, sentence_vectors = store.read_sentences(folder, len(chunks))
         if chunk_bm25.size != len(chunks) or sentence_bm25.size != len(sentences) or pair_bm25.size != len(chunks):
             raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
-        self.retriever = Retriever(faiss_index, store.flat_vectors(faiss_index), chunk_bm25, self.chunk_doc,
+        self.retriever = Retriever(faiss_index, store.vectors_of(folder, faiss_index), chunk_bm25, self.chunk_doc,
                                    sentences, sentence_vectors, sentence_bm25, pair_bm25,
-                                   ef_search=settings.hnsw_ef_search)
+                                   nprobe=settings.ivf_nprobe)
         self._encoder = encoder
 
     # --- opening and building ------------------------------------------------------------------

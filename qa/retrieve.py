@@ -71,7 +71,7 @@ class Retriever:
     """Scores chunks for a query vector and query text.
 
     Args:
-        index: a FAISS index of normalised chunk vectors, inner product: flat (exact) or HNSW.
+        index: a FAISS index of normalised chunk vectors, inner product: flat (exact) or IVF-Flat.
         vectors: the same vectors as a numpy array (used for filtered search).
         bm25: the lexical index over the same chunk rows.
         chunk_doc: the document position of every chunk row.
@@ -79,12 +79,12 @@ class Retriever:
         sentence_vectors: one vector per sentence, pooled from its chunk's tokens.
         sentence_bm25: term counts per sentence (its IDF is the chunk index's).
         pair_bm25: counts of adjacent word pairs per chunk.
-        ef_search: HNSW's search breadth (raised to the number of candidates when smaller).
+        nprobe: the IVF cells searched per question (an IVF index only).
     """
 
     def __init__(self, index, vectors: np.ndarray, bm25: BM25, chunk_doc: np.ndarray,
                  sentences: np.ndarray, sentence_vectors: np.ndarray, sentence_bm25: BM25,
-                 pair_bm25: BM25, ef_search: int = 128) -> None:
+                 pair_bm25: BM25, nprobe: int = 32) -> None:
         import faiss
 
         # One query at a time: FAISS's OpenMP threads cost more than they give and fight
@@ -92,8 +92,9 @@ class Retriever:
         # concurrent questions use the other core.
         faiss.omp_set_num_threads(1)
         self.index = index
-        self.ef_search = ef_search
-        self.hnsw = isinstance(faiss.downcast_index(index), faiss.IndexHNSW)
+        # IVF: the cells searched, passed per call (concurrent asks share the index).
+        self.params = faiss.SearchParametersIVF(nprobe=nprobe) \
+            if isinstance(faiss.downcast_index(index), faiss.IndexIVF) else None
         self.vectors = vectors
         self.bm25 = bm25
         self.chunk_doc = chunk_doc
@@ -113,11 +114,8 @@ class Retriever:
             return np.zeros(0, dtype="int64"), np.zeros(0, dtype="float32")
         if allowed is None:
             k = min(n, self.size)
-            if self.hnsw:  # per call, not on the shared index: concurrent asks may differ
-                import faiss
-
-                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
-                scores, rows = self.index.search(qvec.reshape(1, -1), k, params=params)
+            if self.params is not None:
+                scores, rows = self.index.search(qvec.reshape(1, -1), k, params=self.params)
             else:
                 scores, rows = self.index.search(qvec.reshape(1, -1), k)
             keep = rows[0] >= 0

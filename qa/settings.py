@@ -47,12 +47,10 @@ class Settings:
     # 5% on squad-dev and at 0 on the shipped news questions (README, "Abstention").
     abstain_below: float = 0.65
     batch_size: int = 32
-    # Vector search: exact below this many chunks, HNSW (inner product) from there on
-    # (benchmarks/bench_ann.py measures the crossing and the recall; README "Speed").
-    ann_min_chunks: int = 300_000
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
+    # Vector search: exact below this many chunks, IVF-Flat from there on, searching
+    # ivf_nprobe of its cells (benchmarks/bench_ann.py measures recall and time; README "Speed").
+    ann_min_chunks: int = 200_000
+    ivf_nprobe: int = 32
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

@@ -6,8 +6,9 @@ index/
   gen-000003/
     docs.sqlite          documents (metadata and cleaned text)
     chunks.npy           int32 rows (doc position, start, end), one per vector
-    vectors.faiss        normalised embeddings: exact inner-product FAISS index, or HNSW
+    vectors.faiss        normalised embeddings: exact inner-product FAISS index, or IVF-Flat
                          (inner product) past ``ann_min_chunks``; the manifest says which
+    vectors.npy          IVF only: the same vectors in row order
     bm25_*.npy, bm25_vocab.json   term counts per chunk, row lengths, document frequencies,
                          posting lists (the counts by term), all memory-mapped by the engine
     sentences.npy, sentence_vectors.npy, sent_bm25_*.npy   sentences of each chunk
@@ -35,7 +36,7 @@ import numpy as np
 
 from .types import Document
 
-FORMAT_VERSION = 4  # 2: sentences; 3: word-pair counts; 4: stored BM25 statistics and postings, HNSW
+FORMAT_VERSION = 4  # 2: sentences; 3: word-pair counts; 4: stored BM25 statistics and postings, IVF
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 DOC_FIELDS = ("doc_id", "title", "url", "published", "author", "publisher")
@@ -227,58 +228,79 @@ def read_sentences(folder: Path, chunk_count: int) -> tuple[np.ndarray, np.ndarr
 def vector_index_plan(count: int, settings) -> dict[str, Any]:
     """Which FAISS index a generation of ``count`` vectors gets (recorded in the manifest).
 
-    Exact inner-product search up to ``settings.ann_min_chunks`` vectors; past that an HNSW
-    graph over the same vectors, on inner product (FAISS's HNSW defaults to L2), searched with
-    ``efSearch`` = max(settings.hnsw_ef_search, the number of candidates asked for).
+    Exact inner-product search (flat) below ``settings.ann_min_chunks`` vectors; from there
+    IVF-Flat: k-means cells (about 4 sqrt(count) of them), exact vectors inside, ``ivf_nprobe``
+    cells searched per question. Measured against HNSW in ``benchmarks/bench_ann.py``: on
+    chunk-like vectors HNSW's recall@10 stopped at 0.83 at 1M, IVF's did not.
     """
     if count < settings.ann_min_chunks:
         return {"type": "flat"}
-    return {"type": "hnsw", "M": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction}
+    return {"type": "ivf", "nlist": ivf_lists(count)}
+
+
+def ivf_lists(count: int) -> int:
+    """IVF cells for ``count`` vectors: about 4 sqrt(count), FAISS's rule of thumb."""
+    return max(16, int(4 * count ** 0.5))
+
+
+IVF_TRAIN_PER_LIST = 64  # k-means sample: 64 vectors per cell
+IVF_REUSE_GROWTH = 4     # cells trained on n vectors serve appends up to 4n; past that, retrain
 
 
 def write_vectors(folder: Path, vectors: np.ndarray, plan: dict[str, Any] | None = None,
                   start_from=None) -> dict[str, Any]:
-    """Write the generation's FAISS index of ``vectors`` as ``plan`` says; returns the plan.
+    """Write the generation's FAISS index of ``vectors`` as ``plan`` says; returns the plan as
+    written (the manifest's ``vector_index``).
 
     ``start_from``: the previous generation's index when its vectors are the first rows of
     ``vectors`` in the same order (an incremental build that only added): the new rows are
-    added to a copy of it rather than building the graph again.
+    added to a copy of it, its IVF cells kept, rather than training k-means again.
+    An IVF generation also keeps its vectors in row order (``vectors.npy``, memory-mapped on
+    open) for re-scoring candidates and for filtered search.
     """
     import faiss
 
     plan = dict(plan or {"type": "flat"})
     vectors = np.ascontiguousarray(vectors, dtype="float32")
     dim = vectors.shape[1]
-    index = None
-    if start_from is not None and index_kind(start_from) == plan["type"] and start_from.ntotal <= len(vectors) \
-            and (plan["type"] == "flat" or (faiss.downcast_index(start_from).hnsw.efConstruction
-                                            == plan["ef_construction"]
-                                            and faiss.downcast_index(start_from).hnsw.nb_neighbors(1) == plan["M"]
-                                            )):
-        # A copy that owns its memory (the previous one maps its file read-only).
-        index = faiss.deserialize_index(faiss.serialize_index(start_from))
-        plan["reused"] = int(start_from.ntotal)
-        vectors = vectors[start_from.ntotal:]
-    elif plan["type"] == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, int(plan["M"]), faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = int(plan["ef_construction"])
+    old = faiss.downcast_index(start_from) if start_from is not None else None
+    if old is not None and index_kind(old) != plan["type"]:
+        old = None
+    if old is not None and plan["type"] == "ivf" and (old.nlist / 4) ** 2 * IVF_REUSE_GROWTH < len(vectors):
+        old = None  # its cells were made for a quarter of these vectors or fewer: train again
+    if old is not None and old.ntotal <= len(vectors):
+        index = faiss.deserialize_index(faiss.serialize_index(old))  # owns its memory (``old`` maps its file)
+        if plan["type"] == "ivf":
+            plan["nlist"] = int(old.nlist)
+        plan["reused"] = int(old.ntotal)
+        new = vectors[old.ntotal:]
+    elif plan["type"] == "ivf":
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # k-means and assignment use every core
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, int(plan["nlist"]), faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        sample = vectors if len(vectors) <= plan["nlist"] * IVF_TRAIN_PER_LIST else \
+            vectors[np.sort(rng.choice(len(vectors), size=plan["nlist"] * IVF_TRAIN_PER_LIST, replace=False))]
+        index.train(sample)
+        new = vectors
     else:
         index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        if plan["type"] == "hnsw":
-            faiss.omp_set_num_threads(os.cpu_count() or 1)  # graph construction uses every core
-        index.add(vectors)
+        new = vectors
+    if len(new):
+        index.add(new)
     faiss.write_index(index, str(folder / "vectors.faiss"))
+    if plan["type"] == "ivf":
+        np.save(folder / "vectors.npy", vectors, allow_pickle=False)
     return plan
 
 
 def index_kind(index) -> str:
-    """"flat" or "hnsw": the two kinds of FAISS index a generation may hold."""
+    """"flat" or "ivf": the two kinds of FAISS index a generation may hold."""
     import faiss
 
     index = faiss.downcast_index(index)
-    if isinstance(index, faiss.IndexHNSW):
-        return "hnsw"
+    if isinstance(index, faiss.IndexIVFFlat):
+        return "ivf"
     if isinstance(index, faiss.IndexFlat):
         return "flat"
     return type(index).__name__
@@ -287,8 +309,9 @@ def index_kind(index) -> str:
 def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None):
     """The FAISS index of a generation, checked against the manifest's dimension, count and kind.
 
-    Its vectors are memory-mapped in place (``IO_FLAG_MMAP_IFC``), not read: opening costs
-    no copy, and the page cache shares them between processes.
+    A flat index's vectors are memory-mapped in place (``IO_FLAG_MMAP_IFC``), not read:
+    opening costs no copy, and the page cache shares them between processes. An IVF index is
+    read (its row-order copy, ``vectors.npy``, is mapped).
     """
     import faiss
 
@@ -296,7 +319,8 @@ def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None):
     if not path.exists():
         raise IndexProblem(f'Index file {path} is missing: run "qa build" to rebuild the index')
     try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        # IVF is read whole: FAISS maps its lists only as on-disk lists, which it cannot copy.
+        index = faiss.read_index(str(path), 0 if kind == "ivf" else faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as exc:
         raise IndexProblem(f'Index file {path} is damaged: run "qa build" to rebuild the index') from exc
     if index.d != dim or index.ntotal != count:
@@ -310,13 +334,26 @@ def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None):
 
 
 def flat_vectors(index) -> np.ndarray:
-    """The vectors of a flat or HNSW-flat FAISS index as a numpy view (no copy): keep ``index``
-    alive while it is used."""
+    """The vectors of a flat FAISS index as a numpy view (no copy): keep ``index`` alive while
+    it is used."""
     import faiss
 
     flat = faiss.downcast_index(index)  # a second handle: ``index`` still owns the C++ object
-    if isinstance(flat, faiss.IndexHNSW):
-        flat = faiss.downcast_index(flat.storage)
     if flat.ntotal == 0:
         return np.zeros((0, flat.d), dtype="float32")
     return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+
+
+def vectors_of(folder: Path, index) -> np.ndarray:
+    """The chunk vectors of a generation in row order: a view of a flat index, or an IVF
+    generation's memory-mapped ``vectors.npy``."""
+    if index_kind(index) == "flat":
+        return flat_vectors(index)
+    path = folder / "vectors.npy"
+    try:
+        vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexProblem(f'Index file {path} is missing or damaged ({exc}): run "qa build" to rebuild the index') from exc
+    if vectors.shape != (index.ntotal, index.d):
+        raise IndexProblem(f'Index file {path} disagrees with vectors.faiss: run "qa build" to rebuild the index')
+    return np.asarray(vectors)

@@ -157,38 +157,39 @@ def test_duplicate_article_is_indexed_once_and_returns_when_the_original_goes(tm
     assert "copy of 002.txt" in Engine.open(index).doc_ids()
 
 
-def test_past_the_threshold_the_index_is_hnsw_and_an_addition_extends_it(tmp_path, encoder):
+def test_past_the_threshold_the_index_is_ivf_and_an_addition_extends_it(tmp_path, encoder):
     """The FAISS index kind follows the corpus size (recorded in the manifest); an added article
-    is added to the previous HNSW graph, and HNSW answers as the exact index does."""
+    is added to the previous IVF index without training its cells again, and IVF (searching
+    every cell of so small an index) answers as the exact index does."""
     import faiss
     import numpy as np
 
     from qa import store
 
     corpus = copy_corpus(tmp_path / "corpus")
-    hnsw = Settings(corpus=str(corpus), index=str(tmp_path / "hnsw"), ann_min_chunks=10)
-    build(hnsw, progress=False, log=lambda m: None, encoder=encoder)
+    ivf = Settings(corpus=str(corpus), index=str(tmp_path / "ivf"), ann_min_chunks=10)
+    build(ivf, progress=False, log=lambda m: None, encoder=encoder)
     exact = Settings(corpus=str(corpus), index=str(tmp_path / "flat"))
     build(exact, progress=False, log=lambda m: None, encoder=encoder)
-    manifest = store.read_manifest(tmp_path / "hnsw")
-    assert manifest["vector_index"] == {"type": "hnsw", "M": 32, "ef_construction": 80}
+    manifest = store.read_manifest(tmp_path / "ivf")
+    assert manifest["vector_index"] == {"type": "ivf", "nlist": 21}
     assert store.read_manifest(tmp_path / "flat")["vector_index"] == {"type": "flat"}
-    engine = Engine.open(tmp_path / "hnsw")
-    assert isinstance(faiss.downcast_index(engine.retriever.index), faiss.IndexHNSW)
+    engine = Engine.open(tmp_path / "ivf", ivf_nprobe=21)
+    assert isinstance(faiss.downcast_index(engine.retriever.index), faiss.IndexIVFFlat)
     a, b = engine.ask(QUESTION, k=5), Engine.open(tmp_path / "flat").ask(QUESTION, k=5)
-    assert [(p.doc_id, p.start) for p in a.passages] == [(p.doc_id, p.start) for p in b.passages]
+    assert [(p.doc_id, p.start, p.score) for p in a.passages] == [(p.doc_id, p.start, p.score) for p in b.passages]
 
     (corpus / "new.md").write_text("# Ferry service resumes on the Tumen River\n\nA passenger ferry crossed "
                                    "the Tumen River on Monday for the first time in three years.\n", encoding="utf-8")
-    report = build(hnsw, progress=False, log=lambda m: None, encoder=encoder)
-    manifest = store.read_manifest(tmp_path / "hnsw")
+    report = build(ivf, progress=False, log=lambda m: None, encoder=encoder)
+    manifest = store.read_manifest(tmp_path / "ivf")
     assert report.added == ["new.md"] and manifest["vector_index"]["reused"] == engine.size
-    engine = Engine.open(tmp_path / "hnsw")
+    engine = Engine.open(tmp_path / "ivf", ivf_nprobe=21)
     assert engine.size == manifest["counts"]["chunks"] > manifest["vector_index"]["reused"]
     assert engine.ask("When did the ferry cross the Tumen River again?").passages[0].doc_id == "new.md"
-    # The graph holds exactly the stored vectors: each one finds itself first.
-    vectors = np.array(store.flat_vectors(engine.retriever.index))
-    _, found = engine.retriever.index.search(vectors, 1)
+    # The index holds exactly the stored vectors, in row order: each one finds itself first.
+    vectors = np.array(engine.retriever.vectors)
+    _, found = engine.retriever.index.search(vectors, 1, params=faiss.SearchParametersIVF(nprobe=21))
     assert (found[:, 0] == np.arange(len(vectors))).all()
 
 
@@ -196,7 +197,7 @@ def test_index_kind_disagreeing_with_the_manifest_is_refused(tmp_path, sample_in
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)
     manifest = json.loads((index / MANIFEST).read_text())
-    manifest["vector_index"] = {"type": "hnsw", "M": 32, "ef_construction": 80}
+    manifest["vector_index"] = {"type": "ivf", "nlist": 21}
     (index / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(IndexProblem, match="flat index, the manifest says hnsw"):
+    with pytest.raises(IndexProblem, match="flat index, the manifest says ivf"):
         Engine.open(index)
