@@ -1,6 +1,8 @@
-"""Exact vs HNSW vector search: recall@10 against exact search, latency, build time, by size.
+"""Exact vs approximate vector search (IVF-Flat, HNSW): recall@10 against exact search, latency,
+build time, by size.
 
-    .venv/bin/python benchmarks/bench_ann.py [--sizes real,100k,1M] [--queries 200] [--ef 16,32,64,128,256]
+    .venv/bin/python benchmarks/bench_ann.py [--sizes real,mix-100k,mix-1M,100k,1M] [--kinds ivf,hnsw]
+        [--nprobe 8,16,32,64,128] [--ef 16,32,64,128,256] [--m 32] [--ef-construction 80]
 
 Vectors: ``real`` is every chunk and sentence vector of the squad-dev index (real embeddings of
 the bundled model, about 14k); ``mix-N``: N chunk-like vectors, each the mean of 2-6 real
@@ -10,8 +12,10 @@ hard case for a graph, whose neighbours all look alike). Queries are real squad-
 encoded by the real model. The truth is exact inner-product search (numpy, batched).
 
 Per size: the flat index's single-query search time (FAISS, one thread, as the engine runs it);
-the HNSW graph (inner product, M and efConstruction as the engine's settings) built on both cores,
-its build time and size; then for each efSearch, recall@10 (the exact top 10 found in HNSW's top
+the IVF-Flat index the engine builds past ``ann_min_chunks`` (``store.write_vectors``: 4 sqrt(n)
+cells, k-means on 64 vectors a cell), for each nprobe; the HNSW graph (inner product, M and
+efConstruction as given; measured and not used by the engine) built on both cores, its build
+time and size; then for each nprobe / efSearch, recall@10 (the exact top 10 found in HNSW's top
 10) and recall@100 (the same for the engine's 100 candidates, searched with efSearch >= 100),
 with the single-query p50/p95, and how many of the exact top 10 are among the 100 candidates
 (what the engine needs: it re-scores candidates exactly).
@@ -21,7 +25,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -121,13 +127,43 @@ def timed_search(index, queries: np.ndarray, k: int, params=None) -> tuple[np.nd
     return np.array(found), times
 
 
+HEADERS = ["vectors", "n", "index", "efSearch / nprobe", "recall@10", "top 10 in 100", "recall@100",
+           "p50 ms (k=100)", "p95 ms (k=100)", "build", "MB"]
+
+
+def ivf_rows(size: str, vectors: np.ndarray, queries: np.ndarray, true: np.ndarray, nprobes: list[int]) -> list:
+    """IVF-Flat (inner product): k-means cells, exact vectors inside them."""
+    import faiss
+
+    from qa import store
+
+    with tempfile.TemporaryDirectory() as folder:  # the engine's own writer, as a build makes it
+        t = time.perf_counter()
+        plan = store.write_vectors(Path(folder), vectors, {"type": "ivf", "nlist": store.ivf_lists(len(vectors))})
+        built = time.perf_counter() - t
+        ivf = faiss.read_index(str(Path(folder) / "vectors.faiss"))
+    nlist = plan["nlist"]
+    faiss.omp_set_num_threads(1)
+    out = []
+    for nprobe in nprobes:
+        params = faiss.SearchParametersIVF(nprobe=nprobe)
+        f10, _ = timed_search(ivf, queries, 10, params)
+        f100, t100 = timed_search(ivf, queries, 100, params)
+        out.append([size, len(vectors), f"IVF-Flat nlist={nlist}", nprobe, recall(f10, true, 10),
+                    in_candidates(f100, true), recall(f100, true, 100), ms(pct(t100, 50)), ms(pct(t100, 95)),
+                    f"{built:.0f} s", f"{(ivf.ntotal * (ivf.d * 4 + 8) + nlist * ivf.d * 4) / 2**20:,.0f}"])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="real,mix-100k,mix-1M,100k,1M")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--ef", default="16,32,64,128,256")
-    parser.add_argument("--m", type=int, help="HNSW M (default: the engine's setting)")
-    parser.add_argument("--ef-construction", type=int, help="HNSW efConstruction (default: the engine's)")
+    parser.add_argument("--kinds", default="hnsw,ivf", help="approximate indexes to measure beside flat")
+    parser.add_argument("--nprobe", default="8,16,32,64,128")
+    parser.add_argument("--m", type=int, default=32, help="HNSW M")
+    parser.add_argument("--ef-construction", type=int, default=80, help="HNSW efConstruction")
     args = parser.parse_args()
     started = time.perf_counter()
     import faiss
@@ -135,10 +171,13 @@ def main() -> None:
     from qa import Settings
     from qa.embed import get_encoder
 
-    settings = Settings.from_env().with_(hnsw_m=args.m, hnsw_ef_construction=args.ef_construction)
+    settings = Settings.from_env()
+    m, ef_construction = args.m, args.ef_construction
     encoder = get_encoder(settings.model_path)
     queries = encoder.encode(questions(args.queries, seed=2))
     efs = [int(e) for e in args.ef.split(",")]
+    nprobes = [int(e) for e in args.nprobe.split(",")]
+    kinds = args.kinds.split(",")
     rows = []
     for size in args.sizes.split(","):
         vectors = load(size)
@@ -147,32 +186,36 @@ def main() -> None:
         flat = faiss.IndexFlatIP(vectors.shape[1])
         flat.add(vectors)
         found, times = timed_search(flat, queries, 100)
+        print(f"{size}: {len(vectors):,} vectors", file=sys.stderr, flush=True)
         rows.append([size, len(vectors), "flat (exact)", "", recall(found, true, 10), 1.0, recall(found, true, 100),
                      ms(pct(times, 50)), ms(pct(times, 95)), "", f"{flat.ntotal * flat.d * 4 / 2**20:,.0f}"])
         del flat
+        if "ivf" in kinds:
+            rows += ivf_rows(size, vectors, queries, true, nprobes)
+            print(table(HEADERS, rows[-len(nprobes):]), flush=True)
+        if "hnsw" not in kinds:
+            continue
         faiss.omp_set_num_threads(os.cpu_count() or 1)
-        hnsw = faiss.IndexHNSWFlat(vectors.shape[1], settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = settings.hnsw_ef_construction
+        hnsw = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = ef_construction
         t = time.perf_counter()
         hnsw.add(vectors)
         built = time.perf_counter() - t
         size_mb = len(faiss.serialize_index(hnsw)) / 2**20 if len(vectors) <= 200_000 else \
-            (hnsw.ntotal * (hnsw.d * 4 + settings.hnsw_m * 2 * 4 * 1.07)) / 2**20
+            (hnsw.ntotal * (hnsw.d * 4 + m * 2 * 4 * 1.07)) / 2**20
         faiss.omp_set_num_threads(1)
         for ef in efs:
             p10 = faiss.SearchParametersHNSW(efSearch=ef)
             f10, t10 = timed_search(hnsw, queries, 10, p10)
             p100 = faiss.SearchParametersHNSW(efSearch=max(ef, 100))
             f100, t100 = timed_search(hnsw, queries, 100, p100)
-            rows.append([size, len(vectors), f"HNSW M={settings.hnsw_m} efC={settings.hnsw_ef_construction}",
+            rows.append([size, len(vectors), f"HNSW M={m} efC={ef_construction}",
                          ef, recall(f10, true, 10), in_candidates(f100, true), recall(f100, true, 100), ms(pct(t100, 50)),
                          ms(pct(t100, 95)), f"{built:.0f} s", f"{size_mb:,.0f}"])
-        print(table(["vectors", "n", "index", "efSearch", "recall@10", "top 10 in 100", "recall@100",
-                     "p50 ms (k=100)", "p95 ms (k=100)", "build", "MB"], rows[-len(efs) - 1:]), flush=True)
+        print(table(HEADERS, rows[-len(efs):]), flush=True)
         del hnsw, vectors
     print("\n## All sizes\n")
-    print(table(["vectors", "n", "index", "efSearch", "recall@10", "top 10 in 100", "recall@100",
-                 "p50 ms (k=100)", "p95 ms (k=100)", "build", "MB"], rows))
+    print(table(HEADERS, rows))
     print("\nrecall@10: efSearch as given, k=10; top 10 in 100, recall@100 and times: k=100 with efSearch max(ef, 100), "
           "as the engine searches its 100 candidates. Searches on one thread (as the engine); "
           "the graph built on all cores.")
