@@ -171,10 +171,10 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
 
 
 def _counts(folder: Path, prefix: str):
-    import scipy.sparse as sp
+    """A count matrix of the base index at its full width (the vocabulary, or every pair bucket)."""
+    from qa import lexical
 
-    data, indices, indptr = (np.load(folder / f"{prefix}_{k}.npy") for k in ("data", "indices", "indptr"))
-    return sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, int(indices.max(initial=0)) + 1))
+    return lexical.load_counts(folder, prefix=prefix, pairs=prefix == "pair_bm25")[0]
 
 
 def _perturbed(base: np.ndarray, pick: np.ndarray, noise: float, rng, dtype: str) -> np.ndarray:
