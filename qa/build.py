@@ -107,7 +107,9 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
     root, index_dir = Path(settings.corpus), Path(settings.index)
     if not root.is_dir():
         raise FileNotFoundError(f"Corpus folder not found: {root}/ (set --corpus or QA_CORPUS)")
-    encoder = encoder or get_encoder(settings.model_path)
+    if ray is not None and settings.encoder != "torch":
+        raise ValueError(f"--ray builds with the torch encoder only, not {settings.encoder}")
+    encoder = encoder or get_encoder(settings.model_path, settings.encoder)
     chunker = Chunker(encoder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
     report = BuildReport()
     with store.build_lock(index_dir, log=log):

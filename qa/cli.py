@@ -11,7 +11,7 @@ for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
                       ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
     os.environ.setdefault(_name, _value)
 
-from .settings import MODES, Settings  # noqa: E402
+from .settings import ENCODERS, MODES, Settings  # noqa: E402
 from .store import IndexProblem  # noqa: E402
 
 
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     p_build.add_argument("--corpus", help="corpus folder (default: $QA_CORPUS or corpus/)")
     p_build.add_argument("--index", help="index folder (default: $QA_INDEX or index/)")
     p_build.add_argument("--model", help="a local sentence-transformers directory (default: $QA_MODEL or the bundled all-MiniLM-L6-v2)")
+    p_build.add_argument("--encoder", choices=ENCODERS,
+                         help="how the model runs (default: $QA_ENCODER or torch; onnx-int8 needs the [onnx] extra)")
     p_build.add_argument("--quiet", action="store_true", help="no progress bar")
     p_build.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                          help="read, chunk and embed on a Ray cluster (pip install '.[ray]'): ADDRESS of its "
@@ -73,7 +75,7 @@ def _guarded(run) -> int:
 def _build(args) -> int:
     from .build import build
 
-    settings = Settings.from_env(corpus=args.corpus, index=args.index, model=args.model)
+    settings = Settings.from_env(corpus=args.corpus, index=args.index, model=args.model, encoder=args.encoder)
     ray = None
     if args.ray is not None:
         for flag, value in (("--ray-workers", args.ray_workers), ("--ray-threads", args.ray_threads)):

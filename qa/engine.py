@@ -74,6 +74,7 @@ class Engine:
         built = Settings.from_dict(manifest.get("settings", {}))
         chosen = Settings.from_env().with_(index=str(index_dir), **settings)
         chosen = chosen.with_(model=model if model is not None else built.model,
+                              encoder=settings.get("encoder") or built.encoder,
                               chunk_tokens=built.chunk_tokens,
                               chunk_overlap_tokens=built.chunk_overlap_tokens)
         if chosen.model_name != manifest.get("model"):
@@ -89,9 +90,9 @@ class Engine:
         chosen = Settings.from_env().with_(corpus=str(corpus), index=str(index), **settings)
         from .build import build
 
-        encoder = get_encoder(chosen.model_path)
+        encoder = get_encoder(chosen.model_path, chosen.encoder)
         report = build(chosen, progress=progress, log=log, encoder=encoder)
-        engine = cls.open(index, model=chosen.model)
+        engine = cls.open(index, model=chosen.model, encoder=chosen.encoder)
         engine._encoder = encoder
         engine.last_build = report
         return engine
@@ -101,7 +102,7 @@ class Engine:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = get_encoder(self.settings.model_path)
+            self._encoder = get_encoder(self.settings.model_path, self.settings.encoder)
             if self._encoder.dim != self.manifest["dim"]:
                 raise store.IndexProblem(
                     f"The model gives vectors of dimension {self._encoder.dim}, the index holds "

@@ -10,7 +10,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e ".[dev,ray]"
+.venv/bin/pip install -q --disable-pip-version-check -e ".[dev,ray,onnx]"
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -88,3 +88,30 @@ def test_tokenizer_helpers_are_the_encoders(encoders):
     assert onnx["fp32"].count_tokens(text) == torch_encoder.count_tokens(text)
     assert onnx["fp32"].truncate(text, 20) == torch_encoder.truncate(text, 20)
     assert onnx["fp32"].dim == torch_encoder.dim and onnx["fp32"].max_tokens == torch_encoder.max_tokens
+
+
+def test_an_index_built_with_the_int8_encoder_is_queried_with_it(tmp_path, monkeypatch):
+    """QA_ENCODER=onnx-int8 end to end: the manifest names the encoder, a later open uses it
+    without being told, and opening it as a torch index is refused rather than mixed."""
+    from engine_fixtures import SAMPLE_CORPUS
+
+    from qa import Engine, IndexProblem
+    from qa.embed import get_encoder as shared
+
+    monkeypatch.setenv("QA_ONNX_CACHE", str(tmp_path / "cache"))
+    engine = Engine.build(SAMPLE_CORPUS, tmp_path / "index", encoder="onnx-int8")
+    assert engine.manifest["model"].endswith("[onnx-int8]")
+    assert engine.manifest["settings"]["encoder"] == "onnx-int8"
+    assert (tmp_path / "cache").is_dir()
+    reopened = Engine.open(tmp_path / "index")
+    assert reopened.settings.encoder == "onnx-int8"
+    assert isinstance(reopened.encoder, OnnxEncoder) and reopened.encoder is shared(bundled_model_path(), "onnx-int8")
+    question = "Which minerals made up most of the exports after Kim Jong-un's fourth trip to China?"
+    torch_engine = Engine.build(SAMPLE_CORPUS, tmp_path / "torch-index")
+    a, b = reopened.ask(question, k=3), torch_engine.ask(question, k=3)
+    # Close runners-up may swap (cosine >= 0.99, not 1); the answer itself does not.
+    assert (a.passages[0].doc_id, a.passages[0].start) == (b.passages[0].doc_id, b.passages[0].start)
+    with pytest.raises(IndexProblem, match=r"onnx-int8"):
+        Engine.open(tmp_path / "index", encoder="torch")
+    with pytest.raises(ValueError, match="Unknown encoder"):
+        shared(bundled_model_path(), "tensorrt")
