@@ -84,7 +84,7 @@ class Retriever:
 
     def __init__(self, index, vectors: np.ndarray, bm25: BM25, chunk_doc: np.ndarray,
                  sentences: np.ndarray, sentence_vectors: np.ndarray, sentence_bm25: BM25,
-                 pair_bm25: BM25, nprobe: int = 32) -> None:
+                 pair_bm25: BM25, nprobe: int = 64) -> None:
         import faiss
 
         # One query at a time: FAISS's OpenMP threads cost more than they give and fight
