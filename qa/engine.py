@@ -52,7 +52,8 @@ class Engine:
         except (OSError, ValueError) as exc:
             raise store.IndexProblem(
                 f'Index at {index_dir}/ has a missing or damaged BM25 file ({exc}): run "qa build"') from exc
-        sentences, sentence_vectors = store.read_sentences(folder, len(chunks))
+        sentences, _ = store.read_sentences(folder, len(chunks))  # checked; their vectors are read by row
+        sentence_vectors = store.RowReader(folder / "sentence_vectors.npy")
         if chunk_bm25.size != len(chunks) or sentence_bm25.size != len(sentences) or pair_bm25.size != len(chunks):
             raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
         self.retriever = Retriever(faiss_index, store.vectors_of(folder, faiss_index), chunk_bm25, self.chunk_doc,

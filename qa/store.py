@@ -344,16 +344,71 @@ def flat_vectors(index) -> np.ndarray:
     return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
 
 
-def vectors_of(folder: Path, index) -> np.ndarray:
-    """The chunk vectors of a generation in row order: a view of a flat index, or an IVF
-    generation's memory-mapped ``vectors.npy``."""
+def vectors_of(folder: Path, index):
+    """The chunk vectors of a generation in row order: a view of a flat index, or rows of an
+    IVF generation's ``vectors.npy`` read on demand (``RowReader``)."""
     if index_kind(index) == "flat":
         return flat_vectors(index)
-    path = folder / "vectors.npy"
-    try:
-        vectors = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise IndexProblem(f'Index file {path} is missing or damaged ({exc}): run "qa build" to rebuild the index') from exc
+    vectors = RowReader(folder / "vectors.npy")
     if vectors.shape != (index.ntotal, index.d):
-        raise IndexProblem(f'Index file {path} disagrees with vectors.faiss: run "qa build" to rebuild the index')
-    return np.asarray(vectors)
+        raise IndexProblem(f'Index file {vectors.path} disagrees with vectors.faiss: run "qa build" to rebuild the index')
+    return vectors
+
+
+class RowReader:
+    """Rows of a 2-D ``.npy`` file, read with ``pread`` when asked for.
+
+    A memory-mapped file read at scattered rows does not stay small: the kernel maps the
+    pages around each touched one (fault-around, 64 KB), so a server that re-scores a few
+    hundred candidate rows per question grew to 1.1 GB of a 1.5 GB vector file after 200
+    questions at 1M chunks. Reading the rows keeps in memory only what a question uses.
+    Runs of consecutive rows (a chunk's sentences) are read in one call.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            with open(self.path, "rb") as handle:
+                version = np.lib.format.read_magic(handle)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read_header(handle)
+                self.offset = handle.tell()
+            size = self.path.stat().st_size
+        except (OSError, ValueError) as exc:
+            raise IndexProblem(f'Index file {self.path} is missing or damaged ({exc}): run "qa build"') from exc
+        if len(shape) != 2 or fortran or dtype.hasobject:
+            raise IndexProblem(f'Index file {self.path} is not a table of vectors: run "qa build"')
+        self.shape, self.dtype = (int(shape[0]), int(shape[1])), dtype
+        self.row_bytes = self.shape[1] * dtype.itemsize
+        if size < self.offset + self.shape[0] * self.row_bytes:
+            raise IndexProblem(f'Index file {self.path} is cut short: run "qa build" to rebuild the index')
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.asarray(rows, dtype="int64").ravel()
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        if len(rows) == 0:
+            return out
+        if rows.min() < 0 or rows.max() >= self.shape[0]:
+            raise IndexError(f"row out of range 0..{self.shape[0] - 1}")
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(rows) != 1) + 1, [len(rows)]])
+        raw = out.view(np.uint8).reshape(len(rows), self.row_bytes)
+        for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()):
+            want = (b - a) * self.row_bytes
+            got = os.preadv(self._fd, [raw[a:b]], self.offset + int(rows[a]) * self.row_bytes)
+            if got != want:
+                raise IndexProblem(f'Index file {self.path} was cut short while open: run "qa build"')
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        whole = self[np.arange(self.shape[0])]
+        return whole if dtype is None else whole.astype(dtype)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)

@@ -611,3 +611,17 @@ def test_a_question_that_is_not_text_gets_a_clear_message(sample_engine, monkeyp
     monkeypatch.setattr(sample_engine, "_encoder", NoEncoding())
     with pytest.raises(ValueError, match="text"):
         sample_engine.ask(question)
+
+
+def test_a_vector_file_cut_short_is_refused_with_what_to_do(tmp_path, sample_index):
+    """Sentence vectors are read by row (not mapped): a file cut short is caught on open."""
+    import shutil as _shutil
+
+    from qa import Engine, IndexProblem, store
+
+    index = tmp_path / "index"
+    _shutil.copytree(sample_index, index)
+    path = store.generation_dir(index, store.read_manifest(index)) / "sentence_vectors.npy"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(IndexProblem, match='cut short|damaged|disagree.*run "qa build"'):
+        Engine.open(index)
