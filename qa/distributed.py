@@ -171,7 +171,8 @@ class _Embed:
         texts = [str(batch["text"][i]) for i in rows]
         spans = [[(s + batch["shift"][i], e + batch["shift"][i]) for s, e in _spans(batch["spans"][i])]
                  for i in rows]
-        vectors, pooled = self.encoder.encode_with_spans(texts, spans, batch_size=self.batch_size)
+        vectors, pooled = (self.encoder.encode_with_spans(texts, spans, batch_size=self.batch_size) if texts
+                           else (np.zeros((0, self.encoder.dim), dtype="float32"), []))  # only file rows
         out = {k: batch[k] for k in ("file", "doc", "seq", "start", "end", "n", "spans", "payload")}
         out["vector"] = np.zeros((len(batch["seq"]), self.encoder.dim), dtype="float32")
         out["vector"][rows] = vectors
@@ -357,14 +358,21 @@ def _pipeline(ray, options: RayOptions, root: Path, todo: list[str], digests: di
 
 
 def _cause(exc: BaseException) -> str:
-    """The innermost useful line of a Ray error."""
-    text = str(exc).strip()
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line.startswith(("RuntimeError:", "ValueError:", "OSError:", "FileNotFoundError:")):
-            return line.split(":", 1)[1].strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return f"{type(exc).__name__}: {first}"[:500]
+    """What went wrong, in one line: the innermost exception of Ray's chain (a worker's own
+    error, or that the worker died), without Ray's decoration."""
+    import re
+
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "cause", None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+    if type(exc).__name__ in ("RayTaskError", "UserCodeException") and lines:
+        lines = lines[-1:]  # the original error is the last line of Ray's wrapped traceback
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:500]
 
 
 class _Collector:
