@@ -33,8 +33,9 @@ import numpy as np
 from .embed import Encoder
 from .types import Chunk, Document, FileResult
 
-# Chunks per model-actor call: as many as the local build encodes per window (batch × 8), so
-# sorting by length inside a call pads as little as it does locally.
+# Chunks per model-actor call, sorted by length inside the call (little padding). Smaller than
+# the local build's window (batch × 32): calls spread over more actors, stream back sooner
+# and cost less to redo when an actor dies.
 BATCH_CHUNKS = 256
 FILES_PER_TASK = 8
 # Restarts of a dead model actor, and retries of the batch it was running (QA_RAY_RESTARTS).
