@@ -63,18 +63,21 @@ def main() -> None:
     rows = []
 
     index = WORK / f"ray-local-{args.limit or 'all'}"
-    shutil.rmtree(index, ignore_errors=True)
     settings = Settings.from_env(corpus=str(corpus), index=str(index))
     encoder = get_encoder(settings.model_path)
     encoder.encode(["warm up"] * 8)
-    t0 = time.perf_counter()
-    report = build(settings, progress=False, log=lambda m: None, encoder=encoder)
-    wall = time.perf_counter() - t0
-    chunks = report.embedded_chunks
-    rows.append(["local (`qa build`)", f"1 process, {_threads()} threads", chunks, wall, report.embed_seconds,
-                 chunks / report.embed_seconds, "—", "—"])
+
+    def local(label: str) -> None:
+        shutil.rmtree(index, ignore_errors=True)
+        t0 = time.perf_counter()
+        report = build(settings, progress=False, log=lambda m: None, encoder=encoder)
+        wall = time.perf_counter() - t0
+        rows.append([label, f"1 process, {_threads()} threads", report.embedded_chunks, wall, report.embed_seconds,
+                     report.embedded_chunks / report.embed_seconds, "—", "—"])
+        print(f"{label}: {report.embedded_chunks} chunks, embedding {report.embed_seconds:.1f}s", flush=True)
+
+    local("local (`qa build`)")
     local_rows, local_vectors = vectors(index)
-    print(f"local: {chunks} chunks, embedding {report.embed_seconds:.1f}s", flush=True)
 
     import ray
 
@@ -100,6 +103,7 @@ def main() -> None:
             print(f"ray {workers}: {report.embed_seconds:.1f}s; {logs[-1] if logs else ''}", flush=True)
     finally:
         ray.shutdown()
+    local("local again (drift of the machine's load)")
 
     print()
     print(arithmetic(args.limit))
