@@ -99,7 +99,7 @@ def main() -> None:
             rows.append([f"`qa build --ray` ({workers} worker{'s' if workers > 1 else ''})",
                          f"{workers} × {threads} threads", report.embedded_chunks, wall, report.embed_seconds,
                          report.embedded_chunks / report.embed_seconds, steady,
-                         f"{'same' if same else 'DIFFERENT'} chunks, max |Δv| {diff:.1e}"])
+                         f"{'same' if same else 'DIFFERENT'} chunks, vectors at most {diff:.1e} apart"])
             print(f"ray {workers}: {report.embed_seconds:.1f}s; {logs[-1] if logs else ''}", flush=True)
     finally:
         ray.shutdown()
