@@ -66,3 +66,18 @@ def sample_engine(sample_index):
 def copy_corpus(dest: Path) -> Path:
     shutil.copytree(SAMPLE_CORPUS, dest)
     return dest
+
+
+FERRY_ARTICLE = ("# Ferry service resumes on the Tumen River\n\nA passenger ferry crossed the Tumen River on Monday "
+                 "for the first time in three years, officials in Hunchun said.\n")
+
+
+def change_corpus(corpus: Path, changed: str) -> None:
+    """The incremental-build edit of the sample corpus: ``changed`` gets a new paragraph,
+    003 is removed and ``nested/new.md`` (the ferry article) is added."""
+    path = corpus / changed
+    path.write_text(path.read_text(encoding="utf-8") + "\n\nA new closing paragraph about coal barges.\n",
+                    encoding="utf-8")
+    (corpus / "003_aa44470263f3cb35.txt").unlink()
+    (corpus / "nested").mkdir()
+    (corpus / "nested" / "new.md").write_text(FERRY_ARTICLE, encoding="utf-8")

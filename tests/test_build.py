@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_fixtures import ROOT, copy_corpus, encoder, sample_index  # noqa: F401
+from engine_fixtures import ROOT, change_corpus, copy_corpus, encoder, sample_index  # noqa: F401
 
 from qa import Engine, IndexProblem
 from qa.build import build
@@ -34,14 +34,7 @@ def test_incremental_build_reembeds_only_what_changed(tmp_path, encoder, sample_
     assert unchanged.embedded_chunks == 0 and len(unchanged.unchanged) == 5
     before = Engine.open(index).ask(QUESTION).to_dict()
 
-    path = corpus / "002_b64ff41df4f991e9.txt"
-    path.write_text(path.read_text(encoding="utf-8") + "\n\nA new closing paragraph about coal barges.\n",
-                    encoding="utf-8")
-    (corpus / "003_aa44470263f3cb35.txt").unlink()
-    (corpus / "nested").mkdir()
-    (corpus / "nested" / "new.md").write_text(
-        "# Ferry service resumes on the Tumen River\n\nA passenger ferry crossed the Tumen River on Monday "
-        "for the first time in three years, officials in Hunchun said.\n", encoding="utf-8")
+    change_corpus(corpus, "002_b64ff41df4f991e9.txt")
     report = _build(corpus, index, encoder)
     assert report.changed == ["002_b64ff41df4f991e9.txt"]
     assert report.removed == ["003_aa44470263f3cb35.txt"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_fixtures import ROOT, copy_corpus, encoder  # noqa: F401
+from engine_fixtures import ROOT, change_corpus, copy_corpus, encoder  # noqa: F401
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 ray = pytest.importorskip("ray")
@@ -133,14 +133,7 @@ def test_incremental_build_on_ray_sends_only_the_changed_files(built, tmp_path, 
     corpus = Path(shutil.copytree(corpus, tmp_path / "corpus"))
     index = Path(shutil.copytree(on_ray, tmp_path / "index"))
     local = Path(shutil.copytree(local, tmp_path / "local"))
-    path = corpus / "000_82916424e9c57ef5.txt"
-    path.write_text(path.read_text(encoding="utf-8") + "\n\nA new closing paragraph about coal barges.\n",
-                    encoding="utf-8")
-    (corpus / "003_aa44470263f3cb35.txt").unlink()
-    (corpus / "nested").mkdir()
-    (corpus / "nested" / "new.md").write_text(
-        "# Ferry service resumes on the Tumen River\n\nA passenger ferry crossed the Tumen River on Monday "
-        "for the first time in three years, officials in Hunchun said.\n", encoding="utf-8")
+    change_corpus(corpus, "000_82916424e9c57ef5.txt")
     shutil.copy(corpus / "001_28f2545c660e1931.txt", corpus / "nested" / "copy of 001.txt")  # of a kept article
     logs: list[str] = []
     report = _build(corpus, index, encoder, RayOptions(address=cluster), logs)
