@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/test_load.py loads this file by path
+from common import free_port, stop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "data" / "news_questions.jsonl"
@@ -39,12 +41,6 @@ QUIET_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "TRANSF
              "TOKENIZERS_PARALLELISM": "false"}
 for _name, _value in QUIET_ENV.items():
     os.environ.setdefault(_name, _value)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def load_questions(path: Path = QUESTIONS) -> list[tuple[str, list[str]]]:
@@ -74,7 +70,7 @@ def served(index: Path, corpus: Path | None = None, log: Path | None = None,
     Without ``corpus`` the index is served as it is (``--corpus`` names a folder that does not
     exist, so serve.py neither builds nor refreshes anything).
     """
-    port = free_port()
+    port = free_port(HOST)
     log = log or WORK / f"serve-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     corpus = corpus or index.parent / f".no-corpus-{port}"
@@ -96,12 +92,7 @@ def served(index: Path, corpus: Path | None = None, log: Path | None = None,
             time.sleep(0.2)
         yield f"http://{HOST}:{port}/"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process)
 
 
 @dataclass

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 
-from common import ROOT, WORK, footer, squad_index, synthetic_index, table
+from common import ROOT, WORK, footer, free_port, squad_index, stop, synthetic_index, table
 
 CHILD = """
 import json, sys, time
@@ -49,12 +48,6 @@ print(json.dumps({{"import": t1 - t0, "open": t2 - t1, "warm": t3 - t2, "stages"
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve_ready(index, corpus, timeout: float = 180.0) -> tuple[float | None, str]:
     """Seconds from start until ``/`` answers 200 (None and the reason when it does not)."""
     port = free_port()
@@ -74,12 +67,7 @@ def serve_ready(index, corpus, timeout: float = 180.0) -> tuple[float | None, st
                 time.sleep(0.1)
         return None, f"not ready after {timeout:.0f} s"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=10)
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ import json
 import os
 import shlex
 import shutil
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -201,3 +203,20 @@ def index_bytes(index: Path) -> dict[str, int]:
     files = {p.name: p.stat().st_size for p in folder.iterdir()}
     return {"vectors": manifest["counts"]["chunks"] * manifest["dim"] * 4, "texts": int(text),
             "files": sum(files.values()), **{f"file:{k}": v for k, v in files.items()}}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, for a serve.py the benchmark starts."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Stop a server the benchmark started: SIGTERM, then SIGKILL if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
