@@ -208,7 +208,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             sents = previous.sentences[sent_ids].copy()
             sents[:, 0] = np.repeat(np.arange(len(old_rows)), previous.sentence_counts(old_rows))
             sentence_parts.append(sents)
-            sentence_vector_parts.append(previous.sentence_vectors[sent_ids])
+            sentence_vector_parts.append(previous.sentence_vectors.take(sent_ids, "float16"))
             sentence_count_parts.append(previous.sentence_term_counts[sent_ids])
         chunk_parts.append(np.array([(position[c.doc_id], c.start, c.end) for c in new_chunks],
                                     dtype="int32").reshape(-1, 3))

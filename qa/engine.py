@@ -52,11 +52,13 @@ class Engine:
         except (OSError, ValueError) as exc:
             raise store.IndexProblem(
                 f'Index at {index_dir}/ has a missing or damaged BM25 file ({exc}): run "qa build"') from exc
-        sentences, _ = store.read_sentences(folder, len(chunks))  # checked; their vectors are read by row
-        sentence_vectors = store.RowReader(folder / "sentence_vectors.npy")
+        # In memory: every question reads a few hundred sentence vectors, scattered (int8: 1.7 GB
+        # per million chunks); from disk they cost a read each (1M chunks: ask p50 132 ms, README).
+        sentences, sentence_vectors = store.read_sentences(folder, len(chunks), resident=True)
         if chunk_bm25.size != len(chunks) or sentence_bm25.size != len(sentences) or pair_bm25.size != len(chunks):
             raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
-        self.retriever = Retriever(faiss_index, store.vectors_of(folder, faiss_index), chunk_bm25, self.chunk_doc,
+        vectors = store.vectors_of(folder, faiss_index, from_index=True)
+        self.retriever = Retriever(faiss_index, vectors, chunk_bm25, self.chunk_doc,
                                    sentences, sentence_vectors, sentence_bm25, pair_bm25,
                                    nprobe=settings.ivf_nprobe)
         self._encoder = encoder
@@ -171,14 +173,18 @@ class Engine:
         hist = [[h for h in (clean_question(x, strict=False) for x in (hs or [])) if h] for hs in histories]
         queries = [query_text(q, h) for q, h in zip(cleaned, hist)]
         allowed = doc_mask(self.docs.meta, filters)
+        terms = [self.retriever.query_terms(query, _query_weights(q, h))
+                 for q, h, query in zip(cleaned, hist, queries)]
+        for t in terms:  # the posting lists are read from disk while the model encodes
+            self.retriever.prefetch(t)
         vectors = self.encoder.encode(queries, batch_size=batch_size)
         shared = (time.perf_counter() - started) / max(len(questions), 1)
         answers = []
         s = self.settings
         blend = s.blend()
-        for question, q, h, query, vec in zip(questions, cleaned, hist, queries, vectors):
+        for question, query, vec, t in zip(questions, queries, vectors, terms):
             t0 = time.perf_counter()
-            cands = self.retriever.search(vec, query, mode, s.candidates, allowed, blend, _query_weights(q, h))
+            cands = self.retriever.search(vec, query, mode, s.candidates, allowed, blend, terms=t)
             passages, confidence = self._passages(cands, k)
             # Abstain when no shown passage scores high enough on the hybrid blend (in every
             # mode, so that modes differ in ranking only); the threshold is measured, see README.
@@ -203,7 +209,7 @@ class Engine:
                 break
         docs = sorted({int(self.chunk_doc[cands.rows[i]]) for i in chosen})
         texts = self.docs.texts(docs) if docs else {}
-        top_lex = max((float(c[2].max()) for c in cands.sentences if len(c[2])), default=0.0)
+        top_lex = cands.sentences.best_lexical()
         passages = []
         for i in chosen:
             row = cands.rows[i]

@@ -1,14 +1,15 @@
 """BM25 over chunks: stemmed terms, a sparse term-frequency matrix, numpy scoring.
 
 The matrix is kept by chunk row so an incremental build copies the rows of unchanged
-chunks and tokenises only new ones. Beside each matrix the build writes its row lengths and
-column document frequencies, and for the chunk matrix its posting lists (the same counts in
-column order): the engine memory-maps all of them, so opening computes nothing and a query
-reads only the posting lists of its own terms.
+chunks and tokenises only new ones. Beside each matrix the build writes its row lengths,
+column document frequencies and posting lists (the same counts in column order): the engine
+memory-maps them, so opening computes nothing and a question reads only the posting lists of
+its own terms, which it asks the kernel for (``prefetch``) before it encodes the question.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import zlib
 from functools import lru_cache
@@ -54,6 +55,50 @@ def bigrams(tokens: list[str]) -> list[int]:
     return [zlib.crc32(f"{a} {b}".encode()) % BIGRAM_BUCKETS for a, b in zip(tokens, tokens[1:])]
 
 
+class PostingLists:
+    """Posting lists by column: the rows holding each term (ascending) and their counts.
+
+    In memory (made from a count matrix), or read from the build's files by ``pread`` for the
+    columns a question asks for. Reading, not mapping: a mapped posting list stays counted in
+    the server's memory once touched (1M chunks: +1.25 GB after 200 questions), a read one is
+    gone with the question. ``prefetch`` asks the kernel for them ahead of time.
+    """
+
+    def __init__(self, indptr: np.ndarray, rows: np.ndarray | None = None, counts: np.ndarray | None = None,
+                 files: Sequence[tuple[int, int]] = ()) -> None:
+        self.indptr = indptr
+        self._rows, self._counts = rows, counts
+        self._files = list(files)  # (descriptor, offset of the first item) of the rows and counts files
+
+    @classmethod
+    def of(cls, counts: sp.csr_matrix) -> "PostingLists":
+        by_term = counts.tocsc()
+        by_term.sort_indices()
+        return cls(by_term.indptr, by_term.indices.astype("int32"), by_term.data.astype("int32"))
+
+    def get(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (int32, ascending) and counts (int32) of column ``col``."""
+        lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
+        if not self._files:
+            return self._rows[lo:hi], self._counts[lo:hi]
+        out = []
+        for fd, offset in self._files:
+            part = np.empty(hi - lo, dtype="int32")
+            if hi > lo and os.preadv(fd, [part], offset + 4 * lo) != part.nbytes:
+                from .store import IndexProblem
+
+                raise IndexProblem('A posting list file of the index was cut short while open: run "qa build"')
+            out.append(part)
+        return out[0], out[1]
+
+    def prefetch(self, cols: Iterable[int]) -> None:
+        for col in cols:
+            lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
+            for fd, offset in self._files:
+                if hi > lo:
+                    os.posix_fadvise(fd, offset + 4 * lo, 4 * (hi - lo), os.POSIX_FADV_WILLNEED)
+
+
 class BM25:
     """Okapi BM25 over a chunk × term matrix of raw counts.
 
@@ -64,7 +109,7 @@ class BM25:
 
     def __init__(self, counts: sp.csr_matrix, vocab: dict[str, int] | None, k1: float = 1.2,
                  b: float = 0.75, pairs: bool = False, lengths: np.ndarray | None = None,
-                 df: np.ndarray | None = None, postings: sp.csc_matrix | None = None) -> None:
+                 df: np.ndarray | None = None, postings: PostingLists | None = None) -> None:
         self.counts = counts.tocsr()
         self.vocab = vocab or {}
         self.pairs = pairs  # columns are hashed word pairs, not terms
@@ -78,14 +123,22 @@ class BM25:
         avg = float(lengths.mean()) if n else 1.0
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype("float32")
         self.norm = (k1 * (1 - b + b * lengths / max(avg, 1e-9))).astype("float32")
-        self._csc: sp.csc_matrix | None = postings  # else made on first full-index scoring
+        self._postings = postings  # else made from the counts on first use
 
     @property
-    def by_term(self) -> sp.csc_matrix:
-        """Posting lists (column-ordered counts); sentence and pair indexes never need them."""
-        if self._csc is None:
-            self._csc = self.counts.tocsc()
-        return self._csc
+    def postings(self) -> PostingLists:
+        if self._postings is None:
+            self._postings = PostingLists.of(self.counts)
+        return self._postings
+
+    def prefetch(self, terms: dict[int, float]) -> None:
+        """Ask the kernel to read the posting lists of ``terms`` now, in the background.
+
+        A large index's posting lists are on disk, not in memory; the engine calls this before
+        it encodes the question, so the reads overlap the model instead of following it.
+        """
+        if self._postings is not None:
+            self._postings.prefetch(terms)
 
     @property
     def size(self) -> int:
@@ -120,11 +173,39 @@ class BM25:
         """BM25 score of every row for query ``terms`` from ``query_terms``."""
         out = np.zeros(self.size, dtype="float32")
         for col, qtf in terms.items():
-            csc = self.by_term
-            lo, hi = csc.indptr[col], csc.indptr[col + 1]
-            rows = csc.indices[lo:hi]
-            tf = csc.data[lo:hi].astype("float32")
-            out[rows] += qtf * self.idf[col] * tf * (self.k1 + 1) / (tf + self.norm[rows])
+            rows, tf = self.postings.get(col)
+            tf = tf.astype("float32")
+            out[rows] += (qtf * self.idf[col] * (self.k1 + 1)) * tf / (tf + self.norm[rows])
+        return out
+
+    def scores_in_ranges(self, terms: dict[int, float], lo: np.ndarray, hi: np.ndarray,
+                         idf: np.ndarray | None = None) -> np.ndarray:
+        """BM25 scores of the rows ``lo[i] <= row < hi[i]``, range after range, from the posting
+        lists of the query's terms (never from the rows themselves: a few reads per term, not
+        one per row). ``idf`` as in ``scores_of``.
+        """
+        lo, hi = np.asarray(lo, dtype="int64"), np.asarray(hi, dtype="int64")
+        sizes = hi - lo
+        out = np.zeros(int(sizes.sum()), dtype="float32")
+        if not terms or len(out) == 0:
+            return out
+        base = np.cumsum(sizes) - sizes  # where each range's rows start in ``out``
+        idf = self.idf if idf is None else idf
+        lo32, hi32 = lo.astype("int32"), hi.astype("int32")  # the posting lists' own type: no copy of them
+        for col, qtf in terms.items():
+            posted, counts = self.postings.get(col)
+            if len(posted) == 0:
+                continue
+            first, last = np.searchsorted(posted, lo32), np.searchsorted(posted, hi32)
+            found = last - first
+            total = int(found.sum())
+            if total == 0:
+                continue
+            owner = np.repeat(np.arange(len(lo)), found)
+            at = np.repeat(first - (np.cumsum(found) - found), found) + np.arange(total)  # into ``posted``
+            rows = posted[at]
+            tf = counts[at].astype("float32")
+            out[base[owner] + (rows - lo[owner])] += (qtf * idf[col] * (self.k1 + 1)) * tf / (tf + self.norm[rows])
         return out
 
     def scores_of(self, terms: dict[int, float], rows: np.ndarray, idf: np.ndarray | None = None) -> np.ndarray:
@@ -191,7 +272,7 @@ def doc_freqs(counts: sp.csr_matrix) -> np.ndarray:
     return np.bincount(counts.indices, minlength=counts.shape[1]).astype("int32")
 
 
-POSTINGS = ("bm25",)  # the matrices scored over every row, which get posting lists on disk
+POSTINGS = ("bm25", "sent_bm25", "pair_bm25")  # the matrices whose posting lists are stored
 
 
 def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | None,
@@ -205,9 +286,9 @@ def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | Non
     np.save(folder / f"{prefix}_lengths.npy", row_lengths(counts), allow_pickle=False)
     np.save(folder / f"{prefix}_df.npy", doc_freqs(counts), allow_pickle=False)
     if prefix in POSTINGS:
-        by_term = counts.tocsc()
-        np.save(folder / f"{prefix}_postings_data.npy", by_term.data.astype("int32"), allow_pickle=False)
-        np.save(folder / f"{prefix}_postings_rows.npy", by_term.indices.astype("int32"), allow_pickle=False)
+        by_term = PostingLists.of(counts)
+        np.save(folder / f"{prefix}_postings_data.npy", by_term._counts, allow_pickle=False)
+        np.save(folder / f"{prefix}_postings_rows.npy", by_term._rows, allow_pickle=False)
         np.save(folder / f"{prefix}_postings_indptr.npy", by_term.indptr.astype("int64"), allow_pickle=False)
     if vocab is not None:
         terms = [""] * len(vocab)
@@ -252,9 +333,26 @@ def open_bm25(folder: Path, prefix: str, vocab: dict[str, int] | None, k1: float
         raise ValueError(f"{prefix} lengths or document frequencies do not agree with the counts")
     postings = None
     if prefix in POSTINGS:
-        data, rows, indptr = (np.load(folder / f"{prefix}_postings_{k}.npy", mmap_mode="r", allow_pickle=False)
-                              for k in ("data", "rows", "indptr"))
-        if len(indptr) != counts.shape[1] + 1 or indptr[-1] != counts.nnz or len(rows) != len(data):
+        indptr = np.load(folder / f"{prefix}_postings_indptr.npy", allow_pickle=False)  # read at every question
+        if len(indptr) != counts.shape[1] + 1 or indptr[-1] != counts.nnz:
             raise ValueError(f"{prefix} posting lists do not agree with the counts")
-        postings = sp.csc_matrix((np.asarray(data), np.asarray(rows), np.asarray(indptr)), shape=counts.shape)
+        files = []
+        for name in ("rows", "data"):
+            path = folder / f"{prefix}_postings_{name}.npy"
+            mapped = np.load(path, mmap_mode="r", allow_pickle=False)  # the header only: then read by pread
+            if mapped.dtype != np.int32 or mapped.shape != (counts.nnz,):
+                raise ValueError(f"{path.name} does not agree with the counts")
+            files.append((os.open(path, os.O_RDONLY), int(mapped.offset)))
+            del mapped
+        postings = PostingLists(indptr, files=files)
+        for fd, _ in files:  # closed with the lists (an engine is reopened after every build)
+            _close_with(postings, fd)
     return BM25(counts, vocab, k1, b, pairs=pairs, lengths=lengths, df=df, postings=postings)
+
+
+def _close_with(owner, fd: int) -> None:
+    """Close ``fd`` when ``owner`` is collected (an engine reopened after every build must not
+    leak descriptors)."""
+    import weakref
+
+    weakref.finalize(owner, os.close, fd)

@@ -17,8 +17,30 @@ class Candidates:
     scores: np.ndarray
     dense: np.ndarray
     lexical: np.ndarray
-    sentences: list  # per row: (sentence ids, cosines, BM25 scores)
+    sentences: "SentenceTable"  # per row: (sentence ids, cosines, BM25 scores)
     confidence: np.ndarray  # the hybrid blend, whatever the mode: the abstention signal
+
+
+class SentenceTable:
+    """The sentences of candidates in ranked order: ``table[i]`` is (ids, cosines, BM25 scores)
+    of the i-th candidate, cut out only when asked for (the passages ask for k of ~180)."""
+
+    def __init__(self, ids: np.ndarray, per_chunk: np.ndarray, sims: np.ndarray, lex: np.ndarray,
+                 order: np.ndarray) -> None:
+        self.ids, self.sims, self.lex = ids, sims, lex
+        ends = np.cumsum(per_chunk)
+        self.starts, self.ends = (ends - per_chunk)[order], ends[order]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a, b = int(self.starts[i]), int(self.ends[i])
+        return self.ids[a:b], self.sims[a:b], self.lex[a:b]
+
+    def best_lexical(self) -> float:
+        """The highest sentence BM25 among all candidates."""
+        return float(self.lex.max()) if len(self.lex) else 0.0
 
 
 def doc_mask(meta: list[DocMeta], filters: dict | None) -> np.ndarray | None:
@@ -72,11 +94,13 @@ class Retriever:
 
     Args:
         index: a FAISS index of normalised chunk vectors, inner product: flat (exact) or IVF-Flat.
-        vectors: the same vectors as a numpy array (used for filtered search).
+        vectors: the same vectors in row order (anything indexable by rows): the cosines of
+            candidates FAISS did not return, and filtered search.
         bm25: the lexical index over the same chunk rows.
         chunk_doc: the document position of every chunk row.
         sentences: rows ``(chunk row, doc start, doc end)``, grouped by chunk row.
-        sentence_vectors: one vector per sentence, pooled from its chunk's tokens.
+        sentence_vectors: one vector per sentence, pooled from its chunk's tokens
+            (``store.SentenceVectors``).
         sentence_bm25: term counts per sentence (its IDF is the chunk index's).
         pair_bm25: counts of adjacent word pairs per chunk.
         nprobe: the IVF cells searched per question (an IVF index only).
@@ -127,31 +151,52 @@ class Retriever:
 
     def lexical(self, scores: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
         """Top ``n`` chunk rows by BM25; rows without a matching term are left out."""
-        # Ranking only the rows some query term reached (at 1M chunks, about a tenth of them);
-        # a boolean mask first: nonzero() straight on floats is ten times slower.
+        if allowed is None and len(scores) >= 64 * n:
+            # The n-th best score of every 16th row can only be lower than the n-th best of all:
+            # rows under it cannot be in the top n, and only a few hundred rows are above it
+            # (at 1M chunks, some query terms reach a third of them: ranking them all took 3 ms).
+            sample = scores[::16]
+            sample = sample[sample > 0]  # (partitioning the zeros too is ten times slower)
+            if len(sample) >= n:
+                bound = np.partition(sample, len(sample) - n)[len(sample) - n]
+                above = np.flatnonzero(scores >= bound)
+                return above[_top(scores[above], n)].astype("int64")
+        # A boolean mask first: nonzero() straight on floats is ten times slower.
         hits = np.flatnonzero(scores > 0 if allowed is None else (scores > 0) & allowed)
         return hits[_top(scores[hits], n)].astype("int64")
+
+    def query_terms(self, text: str, term_weights: dict[str, float] | None = None
+                    ) -> tuple[dict[int, float], dict[int, float]]:
+        """The query's terms (for chunks and sentences) and word pairs, as BM25 columns."""
+        return self.bm25.query_terms(text, term_weights), self.pair_bm25.query_terms(text)
+
+    def prefetch(self, terms: tuple[dict[int, float], dict[int, float]]) -> None:
+        """Start reading the posting lists a search for ``terms`` will read (see ``BM25.prefetch``)."""
+        words, pairs = terms
+        self.bm25.prefetch(words)
+        self.sentence_bm25.prefetch(words)
+        self.pair_bm25.prefetch(pairs)
 
     def sentence_scores(self, rows: np.ndarray, qvec: np.ndarray, terms: dict[int, float]):
         """Per candidate chunk: its sentence ids, their cosine and their BM25 with the query."""
         lo, hi = self.sentence_bounds[rows], self.sentence_bounds[rows + 1]
-        ids = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(rows) else np.zeros(0, "int64")
-        sims = (np.asarray(self.sentence_vectors[ids], dtype="float32") @ qvec.ravel()) if len(ids) else \
-            np.zeros(0, dtype="float32")
-        lex = self.sentence_bm25.scores_of(terms, ids, idf=self.bm25.idf)
+        ids = _ranges(lo, hi)
+        sims = self.sentence_vectors.dot(ids, qvec) if len(ids) else np.zeros(0, dtype="float32")
+        lex = self.sentence_bm25.scores_in_ranges(terms, lo, hi, idf=self.bm25.idf)
         return ids, hi - lo, sims, lex
 
     def search(self, qvec: np.ndarray, text: str, mode: str, n: int, allowed_docs: np.ndarray | None,
                weights: tuple[float, float, float, float, float],
-               term_weights: dict[str, float] | None = None) -> Candidates:
+               term_weights: dict[str, float] | None = None,
+               terms: tuple[dict[int, float], dict[int, float]] | None = None) -> Candidates:
         """Candidate chunks, best first, scored by ``mode``.
 
         ``hybrid`` blends five signals, each in [0, 1]-ish: chunk cosine, best-sentence cosine,
         chunk BM25, best-sentence BM25 and word-pair BM25 (BM25s divided by their best among
-        the candidates).
+        the candidates). ``terms``: ``query_terms(text, term_weights)`` if already made.
         """
         allowed = None if allowed_docs is None else allowed_docs[self.chunk_doc]
-        terms = self.bm25.query_terms(text, term_weights)  # the query is tokenised once
+        terms, pair_terms = terms or self.query_terms(text, term_weights)  # the query is tokenised once
         lex_all = self.bm25.scores_all(terms) if mode != "dense" else None
         if mode == "dense":
             rows, _ = self.dense(qvec, n, allowed)
@@ -160,18 +205,18 @@ class Retriever:
         else:
             rows = np.union1d(self.dense(qvec, n, allowed)[0], self.lexical(lex_all, n, allowed))
         dense = self.vectors[rows] @ qvec.ravel() if len(rows) else np.zeros(0, dtype="float32")
-        lex = lex_all[rows] if lex_all is not None else self.bm25.scores_of(terms, rows)
+        lex = lex_all[rows] if lex_all is not None else self.bm25.scores_in_ranges(terms, rows, rows + 1)
         sent_ids, per_chunk, sent_sims, sent_lex = self.sentence_scores(rows, qvec, terms)
         starts = np.concatenate([[0], np.cumsum(per_chunk)[:-1]]).astype("int64")
         best_sim = np.maximum.reduceat(sent_sims, starts) if len(sent_sims) else dense
         best_lex = np.maximum.reduceat(sent_lex, starts) if len(sent_lex) else lex
-        pairs = self.pair_bm25.scores_of(self.pair_bm25.query_terms(text), rows)
+        pairs = self.pair_bm25.scores_in_ranges(pair_terms, rows, rows + 1)
         wd, ws, wl, wsl, wp = weights
         blend = wd * dense + ws * best_sim + wl * _scaled(lex) + wsl * _scaled(best_lex) + wp * _scaled(pairs)
         fused = {"dense": dense, "bm25": _scaled(lex)}.get(mode, blend)
         order = np.argsort(-fused, kind="stable")
         return Candidates(rows[order], fused[order], dense[order], lex[order],
-                          _sentence_table(sent_ids, per_chunk, sent_sims, sent_lex, order), blend[order])
+                          SentenceTable(sent_ids, per_chunk, sent_sims, sent_lex, order), blend[order])
 
 
 def _scaled(scores: np.ndarray) -> np.ndarray:
@@ -179,11 +224,10 @@ def _scaled(scores: np.ndarray) -> np.ndarray:
     return scores / top if top > 0 else scores
 
 
-def _sentence_table(ids, per_chunk, sims, lex, order) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per candidate (in ``order``): its sentence ids, cosines and BM25 scores."""
-    starts = np.concatenate([[0], np.cumsum(per_chunk)]).astype("int64")
-    parts = [(ids[a:b], sims[a:b], lex[a:b]) for a, b in zip(starts[:-1], starts[1:])]
-    return [parts[i] for i in order]
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``lo[0]..hi[0]-1, lo[1]..hi[1]-1, ...`` in one array."""
+    sizes = hi - lo
+    return np.repeat(lo - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

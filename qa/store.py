@@ -11,8 +11,11 @@ index/
     vectors.npy          IVF only: the same vectors in row order
     bm25_*.npy, bm25_vocab.json   term counts per chunk, row lengths, document frequencies,
                          posting lists (the counts by term), all memory-mapped by the engine
-    sentences.npy, sentence_vectors.npy, sent_bm25_*.npy   sentences of each chunk
-    pair_bm25_*.npy      counts of hashed adjacent word pairs per chunk
+    sentences.npy        int32 rows (chunk row, start, end) of each chunk's sentences
+    sentence_vectors.npy, sentence_vector_scales.npy   their vectors as int8 codes and one
+                         scale per sentence (held in memory by the engine: read at every question)
+    sent_bm25_*.npy      term counts per sentence, with posting lists
+    pair_bm25_*.npy      counts of hashed adjacent word pairs per chunk, with posting lists
   .build.lock            held by the build that is running
 ```
 A build writes a new generation folder, then replaces ``manifest.json`` atomically; a build
@@ -36,7 +39,9 @@ import numpy as np
 
 from .types import Document
 
-FORMAT_VERSION = 4  # 2: sentences; 3: word-pair counts; 4: stored BM25 statistics and postings, IVF
+# 2: sentences; 3: word-pair counts; 4: stored BM25 statistics and postings, IVF;
+# 5: int8 sentence vectors, posting lists for sentence and pair counts
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 DOC_FIELDS = ("doc_id", "title", "url", "published", "author", "publisher")
@@ -208,21 +213,85 @@ def read_chunks(folder: Path) -> np.ndarray:
 
 
 def write_sentences(folder: Path, rows: np.ndarray, vectors: np.ndarray) -> None:
-    """Sentence rows ``(chunk row, doc start, doc end)``, grouped by chunk, and their float16 vectors."""
+    """Sentence rows ``(chunk row, doc start, doc end)``, grouped by chunk, and their vectors as
+    int8 codes with one scale each (``SentenceVectors``)."""
     np.save(folder / "sentences.npy", np.asarray(rows, dtype="int32").reshape(-1, 3), allow_pickle=False)
-    np.save(folder / "sentence_vectors.npy", np.asarray(vectors, dtype="float16"), allow_pickle=False)
+    codes, scales = quantize(vectors)
+    np.save(folder / "sentence_vectors.npy", codes, allow_pickle=False)
+    np.save(folder / "sentence_vector_scales.npy", scales, allow_pickle=False)
 
 
-def read_sentences(folder: Path, chunk_count: int) -> tuple[np.ndarray, np.ndarray]:
+def quantize(vectors, block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors as int8 codes and one float32 scale per row: ``codes * scale`` ≈ the vector.
+
+    Each row's largest component maps to ±127, so quantising a dequantised row gives the same
+    codes again (an incremental build copies old sentences through it unchanged). Done in
+    blocks of rows: a million chunks have 4-7 million sentences.
+    """
+    if isinstance(vectors, SentenceVectors):
+        return vectors.codes, vectors.scales
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2:
+        vectors = vectors.reshape(len(vectors), -1) if vectors.size else vectors.reshape(0, 0)
+    codes = np.empty(vectors.shape, dtype="int8")
+    scales = np.empty(len(vectors), dtype="float32")
+    for lo in range(0, len(vectors), block):
+        v = vectors[lo:lo + block].astype("float32")
+        top = np.abs(v).max(axis=1, initial=0.0)
+        scale = np.where(top > 0, top / 127.0, 1.0).astype("float32")
+        codes[lo:lo + block] = np.clip(np.rint(v / scale[:, None]), -127, 127)
+        scales[lo:lo + block] = scale
+    return codes, scales
+
+
+class SentenceVectors:
+    """Sentence vectors as int8 codes and a scale per row (a quarter of float32's bytes).
+
+    Ranking reads a few hundred of them for every question, scattered over the index: the
+    engine holds them in memory (1.7 GB per million chunks, read once at open) rather than
+    reading them from disk per question. ``v[ids]`` gives float32 rows, ``dot(ids, q)`` the
+    cosines with a query vector without making them.
+    """
+
+    def __init__(self, codes: np.ndarray, scales: np.ndarray) -> None:
+        self.codes, self.scales = codes, scales
+        self.shape = codes.shape
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, ids) -> np.ndarray:
+        return self.take(ids)
+
+    def take(self, ids, dtype: str = "float32") -> np.ndarray:
+        """Rows ``ids`` as vectors (float16 is enough to quantise them again to the same codes)."""
+        ids = np.asarray(ids, dtype="int64")
+        return (self.codes[ids].astype("float32") * self.scales[ids, None]).astype(dtype, copy=False)
+
+    def dot(self, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype="int64")
+        return (self.codes[ids].astype("float32") @ np.asarray(query, dtype="float32").ravel()) * self.scales[ids]
+
+    def __array__(self, dtype=None, copy=None):
+        whole = self[np.arange(len(self))]
+        return whole if dtype is None else whole.astype(dtype)
+
+
+def read_sentences(folder: Path, chunk_count: int, resident: bool = False) -> tuple[np.ndarray, SentenceVectors]:
+    """Sentence rows and vectors: memory-mapped, or read into memory (``resident``: the engine,
+    which reads scattered rows of them at every question)."""
+    mode = None if resident else "r"
     try:
-        rows = np.load(folder / "sentences.npy", mmap_mode="r", allow_pickle=False)
-        vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        rows = np.load(folder / "sentences.npy", mmap_mode=mode, allow_pickle=False)
+        codes = np.load(folder / "sentence_vectors.npy", mmap_mode=mode, allow_pickle=False)
+        scales = np.load(folder / "sentence_vector_scales.npy", mmap_mode=mode, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
         raise IndexProblem(f'Sentence files in {folder} are missing or damaged ({exc}): run "qa build"') from exc
-    if rows.ndim != 2 or len(rows) != len(vectors) or (len(rows) and int(rows[-1, 0]) >= chunk_count):
+    if rows.ndim != 2 or codes.ndim != 2 or codes.dtype != np.int8 or scales.shape != (len(codes),) \
+            or len(rows) != len(codes) or (len(rows) and int(rows[-1, 0]) >= chunk_count):
         raise IndexProblem(f'Sentence files in {folder} disagree with the chunks: run "qa build"')
     # Plain array views of the maps: np.memmap's own indexing costs more than the gather.
-    return np.asarray(rows), np.asarray(vectors)
+    return np.asarray(rows), SentenceVectors(np.asarray(codes), np.asarray(scales))
 
 
 def vector_index_plan(count: int, settings) -> dict[str, Any]:
@@ -344,15 +413,49 @@ def flat_vectors(index) -> np.ndarray:
     return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
 
 
-def vectors_of(folder: Path, index):
+def vectors_of(folder: Path, index, from_index: bool = False):
     """The chunk vectors of a generation in row order: a view of a flat index, or rows of an
-    IVF generation's ``vectors.npy`` read on demand (``RowReader``)."""
+    IVF generation's ``vectors.npy`` read on demand (``RowReader``), or with ``from_index``
+    rows copied out of the IVF index in memory (``IvfRows``: the engine's scattered reads)."""
     if index_kind(index) == "flat":
         return flat_vectors(index)
+    if from_index:
+        return IvfRows(index)
     vectors = RowReader(folder / "vectors.npy")
     if vectors.shape != (index.ntotal, index.d):
         raise IndexProblem(f'Index file {vectors.path} disagrees with vectors.faiss: run "qa build" to rebuild the index')
     return vectors
+
+
+class IvfRows:
+    """Rows of an IVF-Flat index's vectors, copied out of the index itself by row number.
+
+    The index holds every vector in memory already; its direct map (8 bytes a row) finds them,
+    where ``vectors.npy`` would cost a disk read per candidate a question re-scores.
+    """
+
+    def __init__(self, index) -> None:
+        import faiss
+
+        self.ivf = faiss.extract_index_ivf(index)
+        self.ivf.make_direct_map()
+        self.shape = (int(index.ntotal), int(index.d))
+        self._index = index  # the IVF view lives as long as the index that owns it
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.asarray(rows, dtype="int64").ravel()
+        if len(rows) == 0:
+            return np.zeros((0, self.shape[1]), dtype="float32")
+        if rows.min() < 0 or rows.max() >= self.shape[0]:
+            raise IndexError(f"row out of range 0..{self.shape[0] - 1}")
+        return self.ivf.reconstruct_batch(rows)
+
+    def __array__(self, dtype=None, copy=None):
+        whole = self[np.arange(self.shape[0])]
+        return whole if dtype is None else whole.astype(dtype)
 
 
 class RowReader:

@@ -180,8 +180,12 @@ def test_past_the_threshold_the_index_is_ivf_and_an_addition_extends_it(tmp_path
     engine = Engine.open(tmp_path / "ivf", ivf_nprobe=21)
     assert engine.size == manifest["counts"]["chunks"] > manifest["vector_index"]["reused"]
     assert engine.ask("When did the ferry cross the Tumen River again?").passages[0].doc_id == "new.md"
-    # The index holds exactly the stored vectors, in row order: each one finds itself first.
-    vectors = np.array(engine.retriever.vectors)
+    # The index holds exactly the stored vectors, in row order: each one finds itself first,
+    # and the engine's copies out of the index are the rows of vectors.npy.
+    vectors = np.load(store.generation_dir(tmp_path / "ivf", manifest) / "vectors.npy")
+    assert np.array_equal(np.array(engine.retriever.vectors), vectors)
+    rows = np.array([3, 0, len(vectors) - 1])
+    assert np.array_equal(engine.retriever.vectors[rows], vectors[rows])
     _, found = engine.retriever.index.search(vectors, 1, params=faiss.SearchParametersIVF(nprobe=21))
     assert (found[:, 0] == np.arange(len(vectors))).all()
 
@@ -194,3 +198,24 @@ def test_index_kind_disagreeing_with_the_manifest_is_refused(tmp_path, sample_in
     (index / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(IndexProblem, match="flat index, the manifest says ivf"):
         Engine.open(index)
+
+
+def test_sentence_vectors_are_stored_as_int8_close_to_the_model_and_copied_unchanged(encoder):
+    import numpy as np
+
+    from qa.store import SentenceVectors, quantize
+
+    texts = ["Coal and iron ore made up most of the exports. Seafood went through Dandong.",
+             "A passenger ferry crossed the Tumen River on Monday. It was the first time in three years."]
+    spans = [[(0, 47), (48, 76)], [(0, 52), (53, 92)]]
+    _, pooled = encoder.encode_with_spans(texts, spans)
+    exact = np.concatenate(pooled)
+    stored = SentenceVectors(*quantize(exact.astype("float16")))  # what the build writes
+    assert stored.codes.dtype == np.int8 and stored.shape == exact.shape
+    query = encoder.encode_query("Which goods were exported?")[0]
+    ids = np.arange(len(exact))
+    assert np.abs(stored.dot(ids, query) - exact @ query).max() < 3e-3
+    assert np.abs(stored[ids] - exact).max() < 3e-3
+    # An incremental build copies old sentences as float16 and quantises them again: same codes.
+    codes, scales = quantize(stored.take(ids, "float16"))
+    assert np.array_equal(codes, stored.codes) and np.allclose(scales, stored.scales, rtol=1e-6)

@@ -30,7 +30,8 @@ QUESTIONS = ["Which minerals made up most of the exports after Kim Jong-un's fou
              "How do Chinese boats reach North Korean ships at sea?",
              "seafood smuggled into Dandong"]
 ORIGINAL, COPY = "002_b64ff41df4f991e9.txt", "copy of 002.txt"
-VECTOR_TOLERANCE = {"float32": 1e-4, "float16": 2e-3}
+# Sentence vectors are int8 codes of float16 vectors: a float16 difference may turn a code by one.
+VECTOR_TOLERANCE = {"float32": 1e-4, "float16": 2e-3, "int8": 1.5}
 
 
 @pytest.fixture(scope="module")
