@@ -44,7 +44,7 @@ for p in ("bm25", "sent_bm25", "pair_bm25"):  # every count matrix of the format
     lap(p + " (mmap, stored statistics)", lambda: lexical.open_bm25(f, p, None if p == "pair_bm25" else v,
                                                                    0.9, 0.4, pairs=p == "pair_bm25"))
 lap("sentences and their int8 vectors (read into memory)",
-    lambda: store.read_sentences(f, m["counts"]["chunks"], resident=True))
+    lambda: store.read_sentences(f, m["counts"]["chunks"], memory_limit=8 * 2**30))
 print(json.dumps({{"import": t1 - t0, "open": t2 - t1, "warm": t3 - t2, "stages": s}}))
 """
 

@@ -53,6 +53,21 @@ def _onnx_int8(model_path: str) -> "Encoder":
     return OnnxEncoder.exported(model_path, folder, int8=True)
 
 
+def _own_weights(model) -> None:
+    """Copy the model's weights into this process's memory.
+
+    Loaded from safetensors they stay views of the mapped file, and the kernel may drop those
+    pages between questions (this VM's page-cache reclaim does): the next encode then reads the
+    weights from disk again, a question taking hundreds of milliseconds instead of tens (README
+    "Speed"). A copy costs the model's size (90 MB) once and is never dropped.
+    """
+    import torch
+
+    with torch.no_grad():
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            tensor.data = tensor.data.clone()
+
+
 class Encoder:
     """A sentence-transformers model with its tokenizer: normalised float32 vectors."""
 
@@ -66,6 +81,7 @@ class Encoder:
 
         self.path = model_path
         self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+        _own_weights(self.model)
         self.tokenizer = self.model.tokenizer
         # The fast tokenizer's own copy without padding or truncation: exact counts, no warnings.
         self._raw = copy.deepcopy(self.tokenizer.backend_tokenizer)

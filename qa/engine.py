@@ -42,7 +42,7 @@ class Engine:
         self.chunk_doc = np.ascontiguousarray(chunks[:, 0])
         self.chunk_span = np.ascontiguousarray(chunks[:, 1:3])
         faiss_index = store.read_vectors(folder, manifest["dim"], len(chunks),
-                                         manifest.get("vector_index", {}).get("type", "flat"))
+                                         manifest.get("vector_index", {}).get("type", "flat"), mapped=False)
         k1, b = settings.bm25_k1, settings.bm25_b
         try:  # memory-mapped, with the statistics the build stored: nothing recomputed here
             vocab = lexical.load_vocab(folder)
@@ -53,8 +53,9 @@ class Engine:
             raise store.IndexProblem(
                 f'Index at {index_dir}/ has a missing or damaged BM25 file ({exc}): run "qa build"') from exc
         # In memory: every question reads a few hundred sentence vectors, scattered (int8: 1.7 GB
-        # per million chunks); from disk they cost a read each (1M chunks: ask p50 132 ms, README).
-        sentences, sentence_vectors = store.read_sentences(folder, len(chunks), resident=True)
+        # per million chunks); from disk they cost a read each (README "Speed").
+        sentences, sentence_vectors = store.read_sentences(
+            folder, len(chunks), memory_limit=settings.sentence_vectors_in_memory_gb * 2**30)
         if chunk_bm25.size != len(chunks) or sentence_bm25.size != len(sentences) or pair_bm25.size != len(chunks):
             raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
         vectors = store.vectors_of(folder, faiss_index, from_index=True)

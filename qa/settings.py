@@ -55,6 +55,9 @@ class Settings:
     # ivf_nprobe of its cells (benchmarks/bench_ann.py measures recall and time; README "Speed").
     ann_min_chunks: int = 200_000
     ivf_nprobe: int = 64  # recall@10 0.985 on 1M chunk-like vectors (32: 0.967)
+    # Sentence vectors (int8, ~2.7 KB per chunk) are held in memory up to this size, and read
+    # from disk per candidate past it (slower asks; README "Speed").
+    sentence_vectors_in_memory_gb: float = 8.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

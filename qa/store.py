@@ -277,21 +277,30 @@ class SentenceVectors:
         return whole if dtype is None else whole.astype(dtype)
 
 
-def read_sentences(folder: Path, chunk_count: int, resident: bool = False) -> tuple[np.ndarray, SentenceVectors]:
-    """Sentence rows and vectors: memory-mapped, or read into memory (``resident``: the engine,
-    which reads scattered rows of them at every question)."""
-    mode = None if resident else "r"
+def read_sentences(folder: Path, chunk_count: int, memory_limit: float | None = None
+                   ) -> tuple[np.ndarray, SentenceVectors]:
+    """Sentence rows and vectors, memory-mapped (``memory_limit`` None: a build reading them
+    once), or for the engine, which reads scattered rows of them at every question: the rows
+    and the vectors read into memory if the vectors take at most ``memory_limit`` bytes, else
+    the vectors read from disk by row (``RowReader``) as questions ask for them."""
+    resident = memory_limit is not None
     try:
-        rows = np.load(folder / "sentences.npy", mmap_mode=mode, allow_pickle=False)
-        codes = np.load(folder / "sentence_vectors.npy", mmap_mode=mode, allow_pickle=False)
-        scales = np.load(folder / "sentence_vector_scales.npy", mmap_mode=mode, allow_pickle=False)
+        rows = np.load(folder / "sentences.npy", mmap_mode=None if resident else "r", allow_pickle=False)
+        scales = np.load(folder / "sentence_vector_scales.npy", mmap_mode=None if resident else "r",
+                         allow_pickle=False)
+        path = folder / "sentence_vectors.npy"
+        if resident and path.stat().st_size > memory_limit:
+            codes = RowReader(path)
+        else:
+            codes = np.load(path, mmap_mode=None if resident else "r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise IndexProblem(f'Sentence files in {folder} are missing or damaged ({exc}): run "qa build"') from exc
-    if rows.ndim != 2 or codes.ndim != 2 or codes.dtype != np.int8 or scales.shape != (len(codes),) \
+    if rows.ndim != 2 or len(codes.shape) != 2 or codes.dtype != np.int8 or scales.shape != (len(codes),) \
             or len(rows) != len(codes) or (len(rows) and int(rows[-1, 0]) >= chunk_count):
         raise IndexProblem(f'Sentence files in {folder} disagree with the chunks: run "qa build"')
     # Plain array views of the maps: np.memmap's own indexing costs more than the gather.
-    return np.asarray(rows), SentenceVectors(np.asarray(codes), np.asarray(scales))
+    return np.asarray(rows), SentenceVectors(codes if isinstance(codes, RowReader) else np.asarray(codes),
+                                             np.asarray(scales))
 
 
 def vector_index_plan(count: int, settings) -> dict[str, Any]:
@@ -375,12 +384,14 @@ def index_kind(index) -> str:
     return type(index).__name__
 
 
-def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None):
+def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None, mapped: bool = True):
     """The FAISS index of a generation, checked against the manifest's dimension, count and kind.
 
-    A flat index's vectors are memory-mapped in place (``IO_FLAG_MMAP_IFC``), not read:
-    opening costs no copy, and the page cache shares them between processes. An IVF index is
-    read (its row-order copy, ``vectors.npy``, is mapped).
+    A flat index's vectors are memory-mapped in place (``IO_FLAG_MMAP_IFC``) unless ``mapped``
+    is False: mapping costs no copy (a build reading the previous generation), reading keeps
+    them in the process (the engine, which scans them all at every question: mapped, the
+    kernel may drop the pages between questions and the next search reads them from disk).
+    An IVF index is always read.
     """
     import faiss
 
@@ -389,7 +400,7 @@ def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None):
         raise IndexProblem(f'Index file {path} is missing: run "qa build" to rebuild the index')
     try:
         # IVF is read whole: FAISS maps its lists only as on-disk lists, which it cannot copy.
-        index = faiss.read_index(str(path), 0 if kind == "ivf" else faiss.IO_FLAG_MMAP_IFC)
+        index = faiss.read_index(str(path), 0 if kind == "ivf" or not mapped else faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as exc:
         raise IndexProblem(f'Index file {path} is damaged: run "qa build" to rebuild the index') from exc
     if index.d != dim or index.ntotal != count:

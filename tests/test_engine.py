@@ -116,6 +116,19 @@ def test_ask_many_matches_ask(sample_engine):
         assert [p.doc_id for p in a.passages] == [p.doc_id for p in single.passages]
 
 
+def test_sentence_vectors_past_the_memory_limit_are_read_from_disk_with_the_same_answers(sample_engine,
+                                                                                         sample_index):
+    from qa.store import RowReader
+
+    on_disk = Engine.open(sample_index, sentence_vectors_in_memory_gb=0)
+    assert isinstance(on_disk.retriever.sentence_vectors.codes, RowReader)
+    assert not isinstance(sample_engine.retriever.sentence_vectors.codes, RowReader)  # the default: in memory
+    for question, _ in QUESTIONS:
+        a, b = on_disk.ask(question, k=5).to_dict(), sample_engine.ask(question, k=5).to_dict()
+        a.pop("seconds"), b.pop("seconds")
+        assert a == b
+
+
 def test_open_missing_index_says_what_to_do(tmp_path):
     with pytest.raises(IndexProblem, match='run "qa build"'):
         Engine.open(tmp_path / "nowhere")
