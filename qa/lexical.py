@@ -3,8 +3,9 @@
 The matrix is kept by chunk row so an incremental build copies the rows of unchanged
 chunks and tokenises only new ones. Beside each matrix the build writes its row lengths,
 column document frequencies and posting lists (the same counts in column order): the engine
-memory-maps them, so opening computes nothing and a question reads only the posting lists of
-its own terms, which it asks the kernel for (``prefetch``) before it encodes the question.
+loads the statistics and maps the matrices, so opening computes nothing, and a question reads
+only the posting lists of its own terms (``PostingLists``), which it asks the kernel for
+(``prefetch``) before it encodes the question.
 """
 from __future__ import annotations
 
@@ -341,6 +342,8 @@ def open_bm25(folder: Path, prefix: str, vocab: dict[str, int] | None, k1: float
             path = folder / f"{prefix}_postings_{name}.npy"
             mapped = np.load(path, mmap_mode="r", allow_pickle=False)  # the header only: then read by pread
             if mapped.dtype != np.int32 or mapped.shape != (counts.nnz,):
+                for fd, _ in files:
+                    os.close(fd)
                 raise ValueError(f"{path.name} does not agree with the counts")
             files.append((os.open(path, os.O_RDONLY), int(mapped.offset)))
             del mapped

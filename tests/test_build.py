@@ -98,7 +98,8 @@ def test_a_second_build_waits_for_the_first(tmp_path, sample_index):
 
 
 @pytest.mark.parametrize("damage", ["manifest-garbage", "format", "model", "dimension", "vectors-missing",
-                                    "vectors-truncated", "docs-garbage", "chunks-missing"])
+                                    "vectors-truncated", "docs-garbage", "chunks-missing", "postings-truncated",
+                                    "sentence-scales-missing"])
 def test_damaged_index_gives_a_clear_error(tmp_path, sample_index, damage):
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)
@@ -124,8 +125,24 @@ def test_damaged_index_gives_a_clear_error(tmp_path, sample_index, damage):
         (gen / "docs.sqlite").write_bytes(b"this is not a database" * 100)
     elif damage == "chunks-missing":
         (gen / "chunks.npy").unlink()
+    elif damage == "postings-truncated":
+        data = (gen / "sent_bm25_postings_rows.npy").read_bytes()
+        (gen / "sent_bm25_postings_rows.npy").write_bytes(data[: len(data) - 8])
+    elif damage == "sentence-scales-missing":
+        (gen / "sentence_vector_scales.npy").unlink()
     with pytest.raises(IndexProblem, match="qa build"):
         Engine.open(index)
+
+
+def test_a_posting_list_file_cut_short_while_open_gives_a_clear_error(tmp_path, sample_index):
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    engine = Engine.open(index)
+    gen = index / json.loads((index / MANIFEST).read_text())["generation"]
+    data = (gen / "bm25_postings_rows.npy").read_bytes()
+    (gen / "bm25_postings_rows.npy").write_bytes(data[:128])  # the header and a few rows: the rest gone
+    with pytest.raises(IndexProblem, match="cut short.*qa build"):
+        engine.ask(QUESTION)
 
 
 def test_unreadable_corpus_folder_is_reported(tmp_path):
