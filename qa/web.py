@@ -22,6 +22,7 @@ import gradio as gr
 
 from . import render
 from .settings import Settings
+from .store import IndexProblem
 
 # Answerable from the sample corpus, one per article family, so the first screen shows
 # what the archive knows.
@@ -156,7 +157,7 @@ def create_app(
         try:
             filters = parse_filters(publishers, sources, after, before)
             answer = engine.ask(question, k=int(k), history=history or None, filters=filters)
-        except ValueError as exc:
+        except (ValueError, IndexProblem) as exc:  # a bad question, or an index damaged under us
             return (gr.update(), turns, gr.update(), render.status_html(str(exc), error=True),
                     gr.update(), gr.update())
         turns = turns + [
@@ -197,7 +198,7 @@ def create_app(
             k = max(1, min(int(k), MAX_K))
             history = [str(h) for h in (history or [])]
             answer = engine.ask(str(question), k=k, history=history or None, filters=filters or None)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, IndexProblem) as exc:
             raise gr.Error(str(exc)) from None
         return answer.to_dict()
 

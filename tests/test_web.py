@@ -439,6 +439,33 @@ def test_api_endpoint_answers_through_gradio_client(server):
 
 
 @pytest.mark.model
+def test_an_index_damaged_under_the_server_gets_a_message_not_a_crash(web_engine, tmp_path):
+    import json
+
+    from gradio_client import Client
+
+    from qa import Engine
+    from qa.web import create_app, launch
+
+    index = tmp_path / "index"
+    shutil.copytree(web_engine.index_dir, index)
+    engine = Engine.open(index)
+    app = create_app(engine, engine.settings)
+    port = free_port()
+    launch(app, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        assert client.predict(SEAFOOD_QUESTION, 3, [], None, api_name="/ask")["passages"]
+        gen = index / json.loads((index / "manifest.json").read_text())["generation"]
+        postings = gen / "bm25_postings_rows.npy"
+        postings.write_bytes(postings.read_bytes()[:128])  # cut short while the server has it open
+        with pytest.raises(Exception, match="cut short.*qa build"):
+            client.predict(SEAFOOD_QUESTION, 3, [], None, api_name="/ask")
+    finally:
+        app.close()
+
+
+@pytest.mark.model
 def test_file_routes_refuse_paths_outside_the_app(server, web_corpus):
     for path in ("../../../../etc/passwd", "/etc/passwd", str(web_corpus / SEAFOOD_DOC),
                  "..%2F..%2F..%2Fetc%2Fpasswd"):
