@@ -144,7 +144,7 @@ def report(results: list[dict], gen_s: dict, args, started: float) -> str:
     gen = ", ".join(f"{label(n)} {s:.0f} s" for n, s in gen_s.items()) or "none (reused)"
     return "\n".join([
         f"### Query latency: `Engine.ask` (hybrid, k=5) vs floor (one query encode + the engine's FAISS search, "
-        f"k=100, flat or HNSW as the index holds); {args.questions} squad-dev questions after {args.warmup} warm-up asks, ms\n",
+        f"k=100, flat or IVF as the index holds); {args.questions} squad-dev questions after {args.warmup} warm-up asks, ms\n",
         table(["chunks", "docs", "FAISS index", "ask p50", "ask p95", "floor p50", "floor p95", "p50 ratio (goal ≤1.3x)",
                "p95 ratio (goal ≤2x)"], latency),
         "\n### Stages of the query path, p50 ms (timed apart, same questions)\n",
