@@ -130,7 +130,9 @@ def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, lis
     def client_loop(number: int) -> None:
         client = None
         try:
-            client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+            # httpx's own 5 s would count a slow answer as an error: the run's timeout decides.
+            client = Client(url, verbose=False, analytics_enabled=False, download_files=False,
+                            httpx_kwargs={"timeout": request_timeout})
         except Exception as exc:  # noqa: BLE001 - a failed connection is an error of the run
             with lock:
                 run.errors.append(f"client {number} could not connect: {type(exc).__name__}: {exc}")
