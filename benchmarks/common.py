@@ -160,8 +160,11 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
                          if not p.name.endswith("_postings_data.npy")):
         counts = _counts(folder, prefix)  # every count matrix of the format: by chunk or by sentence
         by_chunk = counts.shape[0] == len(rows)
+        stored = folder / f"{prefix}_impacts.json"  # BM25 term weights, as the base's build stored them
+        impacts = tuple(json.loads(stored.read_text())[k] for k in ("k1", "b")) if stored.exists() else None
         lexical.save_counts(gen, counts[pick if by_chunk else sent_ids],
-                            {t: i for i, t in enumerate(vocab)} if prefix == "bm25" else None, prefix=prefix)
+                            {t: i for i, t in enumerate(vocab)} if prefix == "bm25" else None, prefix=prefix,
+                            impacts=impacts)
     keep = {k: manifest[k] for k in ("model", "dim", "chunking", "ingest_version", "settings") if k in manifest}
     keep["settings"] = dict(keep.get("settings", {}), index=str(out), corpus="")
     keep["counts"] = {"files": 0, "documents": n_docs, "chunks": n_chunks, "sentences": len(sent_rows)}

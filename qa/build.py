@@ -236,7 +236,8 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         vector_index = store.write_vectors(folder, all_vectors, store.vector_index_plan(len(all_vectors), settings),
                                            start_from=previous._faiss if appended else None)
         store.write_sentences(folder, sentences, np.concatenate(sentence_vector_parts))
-        lexical.save_counts(folder, lexical.stack_rows(count_parts, width), vocab)
+        lexical.save_counts(folder, lexical.stack_rows(count_parts, width), vocab,
+                            impacts=(settings.bm25_k1, settings.bm25_b))
         lexical.save_counts(folder, lexical.stack_rows(sentence_count_parts, width), None, prefix="sent_bm25")
         lexical.save_counts(folder, lexical.stack_rows(pair_parts, lexical.BIGRAM_BUCKETS), None, prefix="pair_bm25")
         _checkpoint("writing")

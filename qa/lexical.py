@@ -69,7 +69,13 @@ class PostingLists:
                  files: Sequence[tuple[int, int]] = ()) -> None:
         self.indptr = indptr
         self._rows, self._counts = rows, counts
-        self._files = list(files)  # (descriptor, offset of the first item) of the rows and counts files
+        # (descriptor, offset of the first item) of the rows, counts and, if stored, impacts files
+        self._files = list(files)
+
+    @property
+    def has_impacts(self) -> bool:
+        """Whether each posting's BM25 term weight was stored by the build (see ``save_counts``)."""
+        return len(self._files) == 3
 
     @classmethod
     def of(cls, counts: sp.csr_matrix) -> "PostingLists":
@@ -82,20 +88,28 @@ class PostingLists:
         lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
         if not self._files:
             return self._rows[lo:hi], self._counts[lo:hi]
-        out = []
-        for fd, offset in self._files:
-            part = np.empty(hi - lo, dtype="int32")
-            if hi > lo and os.preadv(fd, [part], offset + 4 * lo) != part.nbytes:
-                from .store import IndexProblem
+        return self._read(0, lo, hi, "int32"), self._read(1, lo, hi, "int32")
 
-                raise IndexProblem('A posting list file of the index was cut short while open: run "qa build"')
-            out.append(part)
-        return out[0], out[1]
+    def get_impacts(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and the stored BM25 term weights (float32) of column ``col`` (``has_impacts``)."""
+        lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
+        return self._read(0, lo, hi, "int32"), self._read(2, lo, hi, "float32")
+
+    def _read(self, which: int, lo: int, hi: int, dtype: str) -> np.ndarray:
+        fd, offset = self._files[which]
+        part = np.empty(hi - lo, dtype=dtype)
+        if hi > lo and os.preadv(fd, [part], offset + 4 * lo) != part.nbytes:
+            from .store import IndexProblem
+
+            raise IndexProblem('A posting list file of the index was cut short while open: run "qa build"')
+        return part
 
     def prefetch(self, cols: Iterable[int]) -> None:
+        """Ask the kernel for the rows of ``cols`` and what scores them (impacts, else counts)."""
+        files = [self._files[0], self._files[2 if self.has_impacts else 1]] if self._files else []
         for col in cols:
             lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
-            for fd, offset in self._files:
+            for fd, offset in files:
                 if hi > lo:
                     os.posix_fadvise(fd, offset + 4 * lo, 4 * (hi - lo), os.POSIX_FADV_WILLNEED)
 
@@ -121,9 +135,8 @@ class BM25:
         if df is None:
             df = doc_freqs(self.counts)
         lengths, df = np.asarray(lengths, dtype="float32"), np.asarray(df, dtype="float32")
-        avg = float(lengths.mean()) if n else 1.0
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype("float32")
-        self.norm = (k1 * (1 - b + b * lengths / max(avg, 1e-9))).astype("float32")
+        self.norm = row_norms(lengths, k1, b)
         self._postings = postings  # else made from the counts on first use
 
     @property
@@ -172,6 +185,16 @@ class BM25:
 
     def scores_all(self, terms: dict[int, float]) -> np.ndarray:
         """BM25 score of every row for query ``terms`` from ``query_terms``."""
+        if self._postings is not None and self._postings.has_impacts and terms:
+            # The build stored each posting's tf·(k1+1)/(tf+norm): a weighted sum remains,
+            # made in one bincount (1M chunks: a question's terms reach ~150k postings).
+            rows, weights = [], []
+            for col, qtf in terms.items():
+                r, impact = self._postings.get_impacts(col)
+                rows.append(r)
+                weights.append(impact * np.float32(qtf * self.idf[col]))
+            return np.bincount(np.concatenate(rows), weights=np.concatenate(weights),
+                               minlength=self.size).astype("float32")
         out = np.zeros(self.size, dtype="float32")
         for col, qtf in terms.items():
             rows, tf = self.postings.get(col)
@@ -265,6 +288,13 @@ def stack_rows(parts: Sequence[sp.csr_matrix], width: int) -> sp.csr_matrix:
     return sp.vstack(resized, format="csr", dtype="int32")
 
 
+def row_norms(lengths: np.ndarray, k1: float, b: float) -> np.ndarray:
+    """BM25's length normalisation of each row: k1·(1 − b + b·length/average length)."""
+    lengths = np.asarray(lengths, dtype="float32")
+    avg = float(lengths.mean()) if len(lengths) else 1.0
+    return (k1 * (1 - b + b * lengths / max(avg, 1e-9))).astype("float32")
+
+
 def row_lengths(counts: sp.csr_matrix) -> np.ndarray:
     return np.asarray(counts.sum(axis=1), dtype="float32").ravel()
 
@@ -277,9 +307,14 @@ POSTINGS = ("bm25", "sent_bm25", "pair_bm25")  # the matrices whose posting list
 
 
 def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | None,
-                prefix: str = "bm25") -> None:
-    """Write a count matrix, its row lengths and document frequencies (and its posting lists
-    if it is scored whole; and, unless None, the vocabulary shared by all matrices)."""
+                prefix: str = "bm25", impacts: tuple[float, float] | None = None) -> None:
+    """Write a count matrix, its row lengths, document frequencies and posting lists (and,
+    unless None, the vocabulary shared by all matrices).
+
+    ``impacts``: BM25's (k1, b); each posting's term weight tf·(k1+1)/(tf+norm) is stored
+    beside its count, so that scoring every row for a question is a weighted sum (an engine
+    opened with other k1, b scores from the counts).
+    """
     counts = counts.tocsr()
     np.save(folder / f"{prefix}_data.npy", counts.data.astype("int32"), allow_pickle=False)
     np.save(folder / f"{prefix}_indices.npy", counts.indices.astype("int32"), allow_pickle=False)
@@ -291,6 +326,12 @@ def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | Non
         np.save(folder / f"{prefix}_postings_data.npy", by_term._counts, allow_pickle=False)
         np.save(folder / f"{prefix}_postings_rows.npy", by_term._rows, allow_pickle=False)
         np.save(folder / f"{prefix}_postings_indptr.npy", by_term.indptr.astype("int64"), allow_pickle=False)
+        if impacts is not None:
+            k1, b = impacts
+            tf = by_term._counts.astype("float32")
+            weight = tf * np.float32(k1 + 1) / (tf + row_norms(row_lengths(counts), k1, b)[by_term._rows])
+            np.save(folder / f"{prefix}_postings_impacts.npy", weight.astype("float32"), allow_pickle=False)
+            (folder / f"{prefix}_impacts.json").write_text(json.dumps({"k1": k1, "b": b}), encoding="utf-8")
     if vocab is not None:
         terms = [""] * len(vocab)
         for term, col in vocab.items():
@@ -346,6 +387,16 @@ def open_bm25(folder: Path, prefix: str, vocab: dict[str, int] | None, k1: float
                     os.close(fd)
                 raise ValueError(f"{path.name} does not agree with the counts")
             files.append((os.open(path, os.O_RDONLY), int(mapped.offset)))
+            del mapped
+        impacts = folder / f"{prefix}_postings_impacts.npy"
+        stored = folder / f"{prefix}_impacts.json"
+        if impacts.exists() and stored.exists() and json.loads(stored.read_text(encoding="utf-8")) == {"k1": k1, "b": b}:
+            mapped = np.load(impacts, mmap_mode="r", allow_pickle=False)
+            if mapped.dtype != np.float32 or mapped.shape != (counts.nnz,):
+                for fd, _ in files:
+                    os.close(fd)
+                raise ValueError(f"{impacts.name} does not agree with the counts")
+            files.append((os.open(impacts, os.O_RDONLY), int(mapped.offset)))
             del mapped
         postings = PostingLists(indptr, files=files)
         for fd, _ in files:  # closed with the lists (an engine is reopened after every build)

@@ -94,3 +94,20 @@ def test_posting_lists_of_large_random_counts_score_ranges_as_the_rows_do():
     terms = {int(c): float(w) for c, w in zip(rng.choice(200, 12, replace=False), rng.uniform(0.5, 2, 12))}
     assert np.allclose(bm.scores_in_ranges(terms, lo, hi), bm.scores_of(terms, ids), atol=1e-5)
     assert np.allclose(bm.scores_in_ranges(terms, ids, ids + 1), bm.scores_all(terms)[ids], atol=1e-5)
+
+
+def test_stored_impacts_score_as_the_counts_do_and_only_for_their_own_k1_b(tmp_path):
+    from qa.lexical import open_bm25
+
+    texts = ["coal coal border river", "border river fish", "seafood", "coal seafood border border", "",
+             "river river river coal"]
+    vocab: dict[str, int] = {}
+    counts = count_matrix(texts, vocab)
+    save_counts(tmp_path, counts, vocab, impacts=(0.9, 0.4))
+    same = open_bm25(tmp_path, "bm25", vocab, 0.9, 0.4)
+    other = open_bm25(tmp_path, "bm25", vocab, 1.2, 0.75)
+    assert same.postings.has_impacts and not other.postings.has_impacts
+    for query in ("coal border", "seafood fish", "river river", "nothing here", "coal coal"):
+        assert np.allclose(same.scores(query), BM25(counts, vocab, 0.9, 0.4).scores(query), atol=1e-5)
+        assert np.allclose(other.scores(query), BM25(counts, vocab, 1.2, 0.75).scores(query), atol=1e-5)
+        assert same.scores(query).dtype == np.float32
