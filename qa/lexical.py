@@ -367,7 +367,8 @@ def load_counts(folder: Path, prefix: str = "bm25", pairs: bool = False, mmap: b
 
 def open_bm25(folder: Path, prefix: str, vocab: dict[str, int] | None, k1: float, b: float,
               pairs: bool = False) -> BM25:
-    """A read-only BM25 over memory-mapped files, with the statistics the build stored."""
+    """A read-only BM25 over the build's files and stored statistics: counts mapped, posting lists
+    read per question (``PostingLists``)."""
     counts, vocab = load_counts(folder, prefix, pairs=pairs, mmap=True, vocab=vocab)
     lengths = np.load(folder / f"{prefix}_lengths.npy", allow_pickle=False)
     df = np.load(folder / f"{prefix}_df.npy", allow_pickle=False)
@@ -378,25 +379,19 @@ def open_bm25(folder: Path, prefix: str, vocab: dict[str, int] | None, k1: float
         indptr = np.load(folder / f"{prefix}_postings_indptr.npy", allow_pickle=False)  # read at every question
         if len(indptr) != counts.shape[1] + 1 or indptr[-1] != counts.nnz:
             raise ValueError(f"{prefix} posting lists do not agree with the counts")
+        wanted = [(folder / f"{prefix}_postings_{name}.npy", np.int32) for name in ("rows", "data")]
+        stored = folder / f"{prefix}_impacts.json"  # term weights, used if made for this k1 and b
+        impacts = folder / f"{prefix}_postings_impacts.npy"
+        if impacts.exists() and stored.exists() and json.loads(stored.read_text(encoding="utf-8")) == {"k1": k1, "b": b}:
+            wanted.append((impacts, np.float32))
         files = []
-        for name in ("rows", "data"):
-            path = folder / f"{prefix}_postings_{name}.npy"
+        for path, dtype in wanted:
             mapped = np.load(path, mmap_mode="r", allow_pickle=False)  # the header only: then read by pread
-            if mapped.dtype != np.int32 or mapped.shape != (counts.nnz,):
+            if mapped.dtype != dtype or mapped.shape != (counts.nnz,):
                 for fd, _ in files:
                     os.close(fd)
                 raise ValueError(f"{path.name} does not agree with the counts")
             files.append((os.open(path, os.O_RDONLY), int(mapped.offset)))
-            del mapped
-        impacts = folder / f"{prefix}_postings_impacts.npy"
-        stored = folder / f"{prefix}_impacts.json"
-        if impacts.exists() and stored.exists() and json.loads(stored.read_text(encoding="utf-8")) == {"k1": k1, "b": b}:
-            mapped = np.load(impacts, mmap_mode="r", allow_pickle=False)
-            if mapped.dtype != np.float32 or mapped.shape != (counts.nnz,):
-                for fd, _ in files:
-                    os.close(fd)
-                raise ValueError(f"{impacts.name} does not agree with the counts")
-            files.append((os.open(impacts, os.O_RDONLY), int(mapped.offset)))
             del mapped
         postings = PostingLists(indptr, files=files)
         for fd, _ in files:  # closed with the lists (an engine is reopened after every build)

@@ -228,8 +228,6 @@ def quantize(vectors, block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     codes again (an incremental build copies old sentences through it unchanged). Done in
     blocks of rows: a million chunks have 4-7 million sentences.
     """
-    if isinstance(vectors, SentenceVectors):
-        return vectors.codes, vectors.scales
     vectors = np.asarray(vectors)
     if vectors.ndim != 2:
         vectors = vectors.reshape(len(vectors), -1) if vectors.size else vectors.reshape(0, 0)
