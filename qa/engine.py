@@ -47,7 +47,8 @@ class Engine:
         try:  # memory-mapped, with the statistics the build stored: nothing recomputed here
             vocab = lexical.load_vocab(folder)
             chunk_bm25 = lexical.open_bm25(folder, "bm25", vocab, k1, b)
-            sentence_bm25 = lexical.open_bm25(folder, "sent_bm25", vocab, k1, b)
+            # in memory: a question reads the rows of a few hundred candidate sentences
+            sentence_bm25 = lexical.open_bm25(folder, "sent_bm25", vocab, k1, b, resident=True)
             pair_bm25 = lexical.open_bm25(folder, "pair_bm25", None, k1, b, pairs=True)
         except (OSError, ValueError) as exc:
             raise store.IndexProblem(

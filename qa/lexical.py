@@ -95,9 +95,20 @@ class PostingLists:
         lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
         return self._read(0, lo, hi, "int32"), self._read(2, lo, hi, "float32")
 
-    def _read(self, which: int, lo: int, hi: int, dtype: str) -> np.ndarray:
+    def length(self, col: int) -> int:
+        return int(self.indptr[col + 1] - self.indptr[col])
+
+    def read_into(self, col: int, rows: np.ndarray, values: np.ndarray) -> None:
+        """Rows (int32) and stored BM25 term weights (float32, ``has_impacts``) of column
+        ``col`` into ``rows`` and ``values``, each ``length(col)`` long."""
+        lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
+        self._read(0, lo, hi, "int32", rows)
+        self._read(2, lo, hi, "float32", values)
+
+    def _read(self, which: int, lo: int, hi: int, dtype: str, part: np.ndarray | None = None) -> np.ndarray:
         fd, offset = self._files[which]
-        part = np.empty(hi - lo, dtype=dtype)
+        if part is None:
+            part = np.empty(hi - lo, dtype=dtype)
         if hi > lo and os.preadv(fd, [part], offset + 4 * lo) != part.nbytes:
             from .store import IndexProblem
 
@@ -202,6 +213,11 @@ class BM25:
             out[rows] += (qtf * self.idf[col] * (self.k1 + 1)) * tf / (tf + self.norm[rows])
         return out
 
+    def lists(self, terms: dict[int, float]) -> "QueryLists":
+        """The posting lists of query ``terms``, read once, with each posting's share of the score:
+        the question's top rows (``top``) and the score of any row (``of``) come from them."""
+        return QueryLists(self, terms)
+
     def scores_in_ranges(self, terms: dict[int, float], lo: np.ndarray, hi: np.ndarray,
                          idf: np.ndarray | None = None) -> np.ndarray:
         """BM25 scores of the rows ``lo[i] <= row < hi[i]``, range after range, from the posting
@@ -257,6 +273,129 @@ class BM25:
         return np.bincount(row, weights=contrib, minlength=len(rows)).astype("float32")
 
 
+try:  # scipy's C loop of a sparse matrix times a vector, summing into an array in place
+    from scipy.sparse._sparsetools import csc_matvec as _csc_matvec
+except ImportError:  # pragma: no cover - a scipy that moved it: bincount, the same sums
+    _csc_matvec = None
+
+
+class _Zeros:
+    """Zeroed float32 arrays of one length, kept between questions.
+
+    A question's BM25 adds up in an array of one float per chunk; a new one is new memory, and
+    faulting in its pages took 0.7 ms a question at 1M chunks, more than the sums themselves.
+    Given back, an array is zeroed (0.1 ms at 1M) and kept for the next question.
+    """
+
+    def __init__(self, keep: int = 4) -> None:
+        import threading
+
+        self._free: list[np.ndarray] = []
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> np.ndarray:
+        with self._lock:
+            for i, array in enumerate(self._free):
+                if len(array) == size:
+                    return self._free.pop(i)
+        return np.zeros(size, dtype="float32")
+
+    def give(self, array: np.ndarray) -> None:
+        array.fill(0.0)
+        with self._lock:
+            self._free = [a for a in self._free if len(a) == len(array)][-(self._keep - 1):] + [array]
+
+
+_ZEROS = _Zeros()
+
+
+class QueryLists:
+    """One question's BM25: every row's score, and the top rows found without ranking every row.
+
+    The posting lists of the question's terms are read once; each posting's share of its row's
+    score (qtf · idf · tf·(k1+1)/(tf+norm)) is summed per row. The top ``n``
+    rows are looked for among the rows of the terms that can add the most to one row, taken in
+    that order until the terms left could not lift a row none of the taken ones reach above the
+    n-th best so far (MaxScore's bound). At 1M chunks a question's frequent terms post to
+    ~150k rows; ranking the ~13k rows of its rarer terms gives the same top rows as ranking
+    every row (a test checks it).
+    """
+
+    def __init__(self, bm25: BM25, terms: dict[int, float]) -> None:
+        postings = bm25.postings
+        cols = [(col, qtf) for col, qtf in terms.items() if postings.length(col)]
+        starts = np.zeros(len(cols) + 1, dtype="int32")
+        np.cumsum([postings.length(col) for col, _ in cols], out=starts[1:])
+        # The lists, end to end: rows (ascending within a list) and what each posting gives its
+        # row before the term's query weight (its stored tf·(k1+1)/(tf+norm)).
+        rows, impacts = np.empty(starts[-1], dtype="int32"), np.empty(starts[-1], dtype="float32")
+        for (col, _), a, b in zip(cols, starts[:-1], starts[1:]):
+            if postings.has_impacts:
+                postings.read_into(col, rows[a:b], impacts[a:b])
+            else:
+                posted, tf = postings.get(col)
+                tf = tf.astype("float32")
+                rows[a:b], impacts[a:b] = posted, np.float32(bm25.k1 + 1) * tf / (tf + bm25.norm[posted])
+        weights = np.array([np.float32(qtf * bm25.idf[col]) for col, qtf in cols], dtype="float32")
+        self.lists = [rows[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        self.bounds = np.array([float(impacts[a:b].max() * w) for a, b, w in zip(starts[:-1], starts[1:], weights)])
+        # Every row's score: the lists are the columns of a sparse matrix, and its product with
+        # the query weights is scipy's own C loop, summing straight into a kept array (at 1M
+        # chunks ~150k postings, 0.4 ms after the encode has emptied the CPU caches; np.bincount
+        # took twice that, its fresh array's page faults as much again).
+        self.scores = _ZEROS.take(bm25.size)
+        if _csc_matvec is not None and cols:
+            _csc_matvec(bm25.size, len(cols), starts, rows, impacts, weights, self.scores)
+        elif cols:
+            self.scores += np.bincount(rows, weights=impacts * np.repeat(weights, np.diff(starts)),
+                                       minlength=bm25.size).astype("float32")
+
+    def release(self) -> None:
+        """Done with this question: its score array goes back to be used again (optional)."""
+        scores, self.scores = self.scores, None
+        if scores is not None:
+            _ZEROS.give(scores)
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        """The BM25 score (float32) of each of ``rows``."""
+        return self.scores[rows]
+
+    def top(self, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """The ``n`` rows with the highest BM25 (among ``allowed`` rows), best first; rows that
+        no term reaches are left out."""
+        if n <= 0 or not self.lists:
+            return np.zeros(0, dtype="int64")
+        bounds = self.bounds
+        order = np.argsort(-bounds, kind="stable")
+        # What the terms after the i-th could give one row at most, and a hair more: a row's
+        # float32 sum of m shares may round up by m parts in 2^24.
+        rest = np.append(np.cumsum(bounds[order][::-1])[::-1][1:], 0.0) * (1 + 1e-7 * (len(order) + 10))
+        taken: list[np.ndarray] = []
+        for i, t in enumerate(order):
+            taken.append(self.lists[t])
+            if rest[i] > 0 and sum(len(r) for r in taken) < n:
+                continue
+            if len(taken) == 1:
+                rows = taken[0]
+            else:
+                rows = np.sort(np.concatenate(taken))
+                rows = rows[np.append(True, rows[1:] != rows[:-1])]  # a row of two lists, once
+            if allowed is not None:
+                rows = rows[allowed[rows]]
+            if rest[i] == 0:
+                break
+            if len(rows) >= n and rest[i] < np.partition(self.scores[rows], len(rows) - n)[len(rows) - n]:
+                break  # a row outside ``rows`` scores at most rest[i]: below n rows already seen
+        scores = self.scores[rows]
+        hits = scores > 0
+        rows, scores = rows[hits], scores[hits]
+        if n < len(scores):
+            part = np.argpartition(-scores, n - 1)[:n]
+        else:
+            part = np.arange(len(scores))
+        return rows[part[np.argsort(-scores[part], kind="stable")]].astype("int64")
+
 
 def count_matrix(texts: Iterable[str], vocab: dict[str, int] | None) -> sp.csr_matrix:
     """Term counts of ``texts``, growing ``vocab`` with new terms (``None``: hashed word pairs)."""
@@ -303,7 +442,9 @@ def doc_freqs(counts: sp.csr_matrix) -> np.ndarray:
     return np.bincount(counts.indices, minlength=counts.shape[1]).astype("int32")
 
 
-POSTINGS = ("bm25", "sent_bm25", "pair_bm25")  # the matrices whose posting lists are stored
+# The matrices whose posting lists are stored: a question's chunk BM25 is summed from them.
+# Sentences are scored only for the candidates, from the rows of their own counts (in memory).
+POSTINGS = ("bm25", "pair_bm25")
 
 
 def save_counts(folder: Path, counts: sp.csr_matrix, vocab: dict[str, int] | None,
@@ -345,31 +486,42 @@ def load_vocab(folder: Path) -> dict[str, int]:
 
 
 def load_counts(folder: Path, prefix: str = "bm25", pairs: bool = False, mmap: bool = False,
-                vocab: dict[str, int] | None = None) -> tuple[sp.csr_matrix, dict[str, int]]:
+                vocab: dict[str, int] | None = None, resident: bool = False
+                ) -> tuple[sp.csr_matrix, dict[str, int]]:
     """A count matrix and the vocabulary. ``mmap``: the arrays are mapped, not read (the
-    engine's read-only open); an incremental build reads them."""
+    engine's read-only open); an incremental build reads them. ``resident``: read into huge
+    pages, counts as one byte each where they fit (the engine's sentence counts, read at
+    scattered rows by every question)."""
+    from .store import read_resident
+
     if pairs:
         vocab = {}
     elif vocab is None:
         vocab = load_vocab(folder)
     width = BIGRAM_BUCKETS if pairs else max(len(vocab), 1)
     mode = "r" if mmap else None
-    data, indices, indptr = (np.load(folder / f"{prefix}_{k}.npy", mmap_mode=mode, allow_pickle=False)
-                             for k in ("data", "indices", "indptr"))
+
+    def load(name):
+        path = folder / f"{prefix}_{name}.npy"
+        return read_resident(path) if resident else np.load(path, mmap_mode=mode, allow_pickle=False)
+
+    data, indices, indptr = (load(k) for k in ("data", "indices", "indptr"))
     if indptr.ndim != 1 or len(indptr) == 0 or indptr[-1] != len(data) or len(indices) != len(data):
         raise ValueError(f"{prefix} term counts do not agree with each other")
     if not mmap and len(indices) and int(indices.max()) >= width:  # mapped: the build wrote them
         raise ValueError(f"{prefix} term counts name a column past the vocabulary")
+    if resident and len(data) and 0 < int(data.min()) and int(data.max()) <= 255:
+        data = data.astype("uint8")  # a sentence's counts: a quarter of the memory, the same values
     counts = sp.csr_matrix((np.asarray(data), np.asarray(indices), np.asarray(indptr)),
                            shape=(len(indptr) - 1, width))
     return counts, vocab
 
 
 def open_bm25(folder: Path, prefix: str, vocab: dict[str, int] | None, k1: float, b: float,
-              pairs: bool = False) -> BM25:
-    """A read-only BM25 over the build's files and stored statistics: counts mapped, posting lists
-    read per question (``PostingLists``)."""
-    counts, vocab = load_counts(folder, prefix, pairs=pairs, mmap=True, vocab=vocab)
+              pairs: bool = False, resident: bool = False) -> BM25:
+    """A read-only BM25 over the build's files and stored statistics: counts mapped (or, with
+    ``resident``, read into memory), posting lists read per question (``PostingLists``)."""
+    counts, vocab = load_counts(folder, prefix, pairs=pairs, mmap=not resident, vocab=vocab, resident=resident)
     lengths = np.load(folder / f"{prefix}_lengths.npy", allow_pickle=False)
     df = np.load(folder / f"{prefix}_df.npy", allow_pickle=False)
     if len(lengths) != counts.shape[0] or len(df) != counts.shape[1]:

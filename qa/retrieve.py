@@ -149,22 +149,6 @@ class Retriever:
         top = _top(sims, n)
         return ids[top], sims[top]
 
-    def lexical(self, scores: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
-        """Top ``n`` chunk rows by BM25; rows without a matching term are left out."""
-        if allowed is None and len(scores) >= 64 * n:
-            # The n-th best score of every 16th row can only be lower than the n-th best of all:
-            # rows under it cannot be in the top n, and only a few hundred rows are above it
-            # (at 1M chunks, some query terms reach a third of them: ranking them all took 3 ms).
-            sample = scores[::16]
-            sample = sample[sample > 0]  # (partitioning the zeros too is ten times slower)
-            if len(sample) >= n:
-                bound = np.partition(sample, len(sample) - n)[len(sample) - n]
-                above = np.flatnonzero(scores >= bound)
-                return above[_top(scores[above], n)].astype("int64")
-        # A boolean mask first: nonzero() straight on floats is ten times slower.
-        hits = np.flatnonzero(scores > 0 if allowed is None else (scores > 0) & allowed)
-        return hits[_top(scores[hits], n)].astype("int64")
-
     def query_terms(self, text: str, term_weights: dict[str, float] | None = None
                     ) -> tuple[dict[int, float], dict[int, float]]:
         """The query's terms (for chunks and sentences) and word pairs, as BM25 columns."""
@@ -174,7 +158,6 @@ class Retriever:
         """Start reading the posting lists a search for ``terms`` will read (see ``BM25.prefetch``)."""
         words, pairs = terms
         self.bm25.prefetch(words)
-        self.sentence_bm25.prefetch(words)
         self.pair_bm25.prefetch(pairs)
 
     def sentence_scores(self, rows: np.ndarray, qvec: np.ndarray, terms: dict[int, float]):
@@ -182,7 +165,7 @@ class Retriever:
         lo, hi = self.sentence_bounds[rows], self.sentence_bounds[rows + 1]
         ids = _ranges(lo, hi)
         sims = self.sentence_vectors.dot(ids, qvec) if len(ids) else np.zeros(0, dtype="float32")
-        lex = self.sentence_bm25.scores_in_ranges(terms, lo, hi, idf=self.bm25.idf)
+        lex = self.sentence_bm25.scores_of(terms, ids, idf=self.bm25.idf)
         return ids, hi - lo, sims, lex
 
     def search(self, qvec: np.ndarray, text: str, mode: str, n: int, allowed_docs: np.ndarray | None,
@@ -197,15 +180,28 @@ class Retriever:
         """
         allowed = None if allowed_docs is None else allowed_docs[self.chunk_doc]
         terms, pair_terms = terms or self.query_terms(text, term_weights)  # the query is tokenised once
-        lex_all = self.bm25.scores_all(terms) if mode != "dense" else None
+        found, cosines = np.zeros(0, dtype="int64"), np.zeros(0, dtype="float32")
         if mode == "dense":
             rows, _ = self.dense(qvec, n, allowed)
-        elif mode == "bm25":
-            rows = self.lexical(lex_all, n, allowed)
+            lex = self.bm25.scores_in_ranges(terms, rows, rows + 1)
         else:
-            rows = np.union1d(self.dense(qvec, n, allowed)[0], self.lexical(lex_all, n, allowed))
-        dense = self.vectors[rows] @ qvec.ravel() if len(rows) else np.zeros(0, dtype="float32")
-        lex = lex_all[rows] if lex_all is not None else self.bm25.scores_in_ranges(terms, rows, rows + 1)
+            lists = self.bm25.lists(terms)  # read once: the top rows by BM25 and any row's score
+            try:
+                if mode == "bm25":
+                    rows = lists.top(n, allowed)
+                else:
+                    found, cosines = self.dense(qvec, n, allowed)
+                    rows = np.union1d(found, lists.top(n, allowed))
+                lex = lists.of(rows)
+            finally:
+                lists.release()
+        # The cosines: those the dense search gave, the others from the rows' vectors.
+        dense = np.empty(len(rows), dtype="float32")
+        known = np.zeros(len(rows), dtype=bool)
+        known[np.searchsorted(rows, found)] = True
+        dense[known] = cosines[np.argsort(found)]
+        if not known.all():
+            dense[~known] = self.vectors[rows[~known]] @ qvec.ravel()
         sent_ids, per_chunk, sent_sims, sent_lex = self.sentence_scores(rows, qvec, terms)
         starts = np.concatenate([[0], np.cumsum(per_chunk)[:-1]]).astype("int64")
         best_sim = np.maximum.reduceat(sent_sims, starts) if len(sent_sims) else dense

@@ -99,7 +99,7 @@ def test_a_second_build_waits_for_the_first(tmp_path, sample_index):
 
 @pytest.mark.parametrize("damage", ["manifest-garbage", "format", "model", "dimension", "vectors-missing",
                                     "vectors-truncated", "docs-garbage", "chunks-missing", "postings-truncated",
-                                    "sentence-scales-missing"])
+                                    "sentence-counts-truncated", "sentence-scales-missing"])
 def test_damaged_index_gives_a_clear_error(tmp_path, sample_index, damage):
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)
@@ -126,8 +126,11 @@ def test_damaged_index_gives_a_clear_error(tmp_path, sample_index, damage):
     elif damage == "chunks-missing":
         (gen / "chunks.npy").unlink()
     elif damage == "postings-truncated":
-        data = (gen / "sent_bm25_postings_rows.npy").read_bytes()
-        (gen / "sent_bm25_postings_rows.npy").write_bytes(data[: len(data) - 8])
+        data = (gen / "bm25_postings_rows.npy").read_bytes()
+        (gen / "bm25_postings_rows.npy").write_bytes(data[: len(data) - 8])
+    elif damage == "sentence-counts-truncated":  # read whole into memory at open
+        data = (gen / "sent_bm25_indices.npy").read_bytes()
+        (gen / "sent_bm25_indices.npy").write_bytes(data[: len(data) - 8])
     elif damage == "sentence-scales-missing":
         (gen / "sentence_vector_scales.npy").unlink()
     with pytest.raises(IndexProblem, match="qa build"):

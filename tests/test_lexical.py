@@ -111,3 +111,80 @@ def test_stored_impacts_score_as_the_counts_do_and_only_for_their_own_k1_b(tmp_p
         assert np.allclose(same.scores(query), BM25(counts, vocab, 0.9, 0.4).scores(query), atol=1e-5)
         assert np.allclose(other.scores(query), BM25(counts, vocab, 1.2, 0.75).scores(query), atol=1e-5)
         assert same.scores(query).dtype == np.float32
+
+
+def _zipf_counts(rows: int, cols: int, seed: int):
+    """Term counts whose columns range from a term in most rows to terms in a handful, as in text."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    density = np.clip(0.6 / np.arange(1, cols + 1) ** 0.9, 2 / rows, 0.6)
+    parts = [sp.random(rows, 1, density=d, format="csc", random_state=rng, dtype="float64") for d in density]
+    counts = sp.hstack(parts, format="csr")
+    counts.data = rng.integers(1, 6, size=counts.nnz).astype("float64")
+    return counts.astype("int32")
+
+
+def test_query_lists_find_the_top_rows_of_ranking_every_row(tmp_path):
+    """``QueryLists.top`` ranks only the rows of a question's rarer terms when the frequent ones
+    cannot change the top: the rows must be those of scoring and ranking every row."""
+    from qa.lexical import open_bm25
+
+    counts = _zipf_counts(4000, 300, seed=3)
+    vocab = {str(i): i for i in range(300)}
+    save_counts(tmp_path, counts, vocab, impacts=(0.9, 0.4))
+    stored, memory = open_bm25(tmp_path, "bm25", vocab, 0.9, 0.4), BM25(counts, vocab, 0.9, 0.4)
+    assert stored.postings.has_impacts and not memory.postings.has_impacts
+    rng = np.random.default_rng(4)
+    for trial in range(60):
+        cols = rng.choice(300, size=rng.integers(1, 9), replace=False, p=None)
+        cols[0] = rng.integers(0, 5)  # a frequent term in every question
+        terms = {int(c): float(rng.choice([1.0, 0.5, 2.0])) for c in cols}
+        allowed = None if trial % 3 else rng.random(4000) < 0.3
+        for bm in (stored, memory):
+            full = bm.scores_all(terms)
+            for n in (1, 10, 100):
+                lists = bm.lists(terms)
+                top = lists.top(n, allowed)
+                reach = full > 0 if allowed is None else (full > 0) & allowed
+                want = np.sort(full[reach])[::-1][:n]
+                assert len(top) == len(want)
+                assert np.allclose(full[top], want, rtol=1e-5)  # the same scores, best first
+                assert allowed is None or allowed[top].all()
+                some = rng.integers(0, 4000, size=50)
+                assert np.allclose(lists.of(some), full[some], rtol=1e-5, atol=0)
+                lists.release()  # its array, zeroed, serves the next question
+
+
+def test_query_lists_of_no_known_terms_and_reused_arrays(tmp_path):
+    from qa.lexical import open_bm25
+
+    texts = ["coal coal border river", "border river fish", "seafood", "coal seafood border border"]
+    vocab: dict[str, int] = {}
+    counts = count_matrix(texts, vocab)
+    save_counts(tmp_path, counts, vocab, impacts=(0.9, 0.4))
+    bm = open_bm25(tmp_path, "bm25", vocab, 0.9, 0.4)
+    empty = bm.lists({})
+    assert len(empty.top(5)) == 0 and not empty.of(np.arange(4)).any()
+    empty.release()
+    for query in ("coal", "seafood fish", "coal", "river"):  # released arrays come back zeroed
+        lists = bm.lists(bm.query_terms(query))
+        assert np.allclose(lists.of(np.arange(4)), bm.scores(query), rtol=1e-6)
+        assert list(lists.top(2)) == list(np.argsort(-bm.scores(query), kind="stable")[:2])
+        lists.release()
+
+
+def test_sentence_counts_read_into_memory_score_as_the_mapped_ones(tmp_path):
+    from qa.lexical import open_bm25
+
+    counts = _zipf_counts(500, 60, seed=5)
+    vocab = {str(i): i for i in range(60)}
+    save_counts(tmp_path, counts, vocab)
+    save_counts(tmp_path, counts, None, prefix="sent_bm25")
+    mapped = open_bm25(tmp_path, "sent_bm25", vocab, 0.9, 0.4)
+    resident = open_bm25(tmp_path, "sent_bm25", vocab, 0.9, 0.4, resident=True)
+    assert resident.counts.data.dtype == np.uint8  # counts this small take a byte each
+    rows = np.random.default_rng(6).integers(0, 500, size=300)
+    for cols in ([0, 7, 30], [59], [1, 2, 3, 4]):
+        terms = {c: 1.0 for c in cols}
+        assert np.allclose(resident.scores_of(terms, rows), mapped.scores_of(terms, rows))
