@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from qa import Engine, IndexProblem, Settings
+    from qa.build import up_to_date
     from qa.web import create_app, launch, load_auth
 
     settings = Settings.from_env(index=args.index, corpus=args.corpus)
@@ -40,14 +41,16 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         parser.exit(2, f"serve: login setup: {exc}\n")
     try:
-        if Path(settings.corpus).is_dir():
-            print(f"Checking the index at {settings.index}/ against {settings.corpus}/ …", flush=True)
-            engine = Engine.build(corpus=settings.corpus, index=settings.index, progress=True)
-            print(engine.last_build.summary(), flush=True)
-        else:
+        if not Path(settings.corpus).is_dir():
             print(f"No corpus at {settings.corpus}/: serving the index at {settings.index}/ as it is.")
             engine = Engine.open(settings.index)
-        engine.warm()  # load the model now, not on the first question
+        elif up_to_date(settings):  # nothing to embed: the model can load while the page is served
+            print(f"The index at {settings.index}/ is up to date with {settings.corpus}/.", flush=True)
+            engine = Engine.open(settings.index)
+        else:
+            print(f"Updating the index at {settings.index}/ from {settings.corpus}/ …", flush=True)
+            engine = Engine.build(corpus=settings.corpus, index=settings.index, progress=True)
+            print(engine.last_build.summary(), flush=True)
     except (IndexProblem, FileNotFoundError, ValueError) as exc:
         parser.exit(2, f"serve: {exc}\n")
 
@@ -59,9 +62,16 @@ def main(argv: list[str] | None = None) -> None:
         launch(app, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
     except OSError as exc:
         parser.exit(2, f"serve: cannot listen on {args.host}:{args.port}: {exc}\n")
+    url = f"http://{args.host}:{args.port}"
+    print(f"Serving {url} — {time.monotonic() - STARTED:.1f}s after start; loading the model …", flush=True)
+    try:
+        # The page is up; a question asked before the model is in waits for it (one load).
+        engine.warm()
+    except (IndexProblem, FileNotFoundError, ValueError) as exc:
+        app.close()
+        parser.exit(2, f"serve: {exc}\n")
     login = f", login required ({len(auth)} users)" if auth else ""
-    print(f"Ready: http://{args.host}:{args.port}{login} — {time.monotonic() - STARTED:.1f}s "
-          "after start. Ctrl+C stops.", flush=True)
+    print(f"Ready: {url}{login} — {time.monotonic() - STARTED:.1f}s after start. Ctrl+C stops.", flush=True)
     try:
         app.block_thread()
     except KeyboardInterrupt:

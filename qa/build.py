@@ -63,6 +63,39 @@ def compatibility(manifest: dict[str, Any], settings: Settings, encoder: Encoder
     return None
 
 
+def up_to_date(settings: Settings) -> bool:
+    """Whether ``build`` would find nothing to embed or remove: the index at ``settings.index``
+    was built by this program, with this model and chunking, from the very files (and sidecar
+    entries) in ``settings.corpus`` now. Hashes the corpus; loads no model. False when unsure.
+    """
+    root, index_dir = Path(settings.corpus), Path(settings.index)
+    try:
+        manifest = store.read_manifest(index_dir)
+    except store.IndexProblem:
+        return False
+    if (manifest.get("model") != settings.model_name or manifest.get("chunking") != settings.chunking()
+            or manifest.get("ingest_version") != ingest.INGEST_VERSION or not root.is_dir()):
+        return False
+    old_files = manifest.get("files", {})
+    sidecar, _ = ingest.load_sidecar(root)
+    files = ingest.list_files(root)
+    if set(files) != set(old_files):
+        return False
+    for relpath in files:
+        old = old_files[relpath]
+        reason = ingest.refusal(root, relpath)
+        if reason or old.get("hash") is None:
+            if reason != old.get("error") or old.get("hash") is not None:
+                return False
+            continue
+        try:
+            if file_hash(root, relpath, sidecar) != old.get("hash"):
+                return False
+        except OSError:
+            return False
+    return True
+
+
 class Previous:
     """What the last generation holds, for reuse by an incremental build."""
 

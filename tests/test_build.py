@@ -26,6 +26,38 @@ def _build(corpus: Path, index: Path, encoder):
                  encoder=encoder)
 
 
+def test_up_to_date_says_whether_a_build_would_find_nothing_to_do(tmp_path, sample_index):
+    """serve.py serves an up-to-date index before the model has loaded: ``up_to_date`` must be
+    False for every change a build would act on."""
+    from qa.build import up_to_date
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    settings = Settings(corpus=str(corpus), index=str(index))
+    assert up_to_date(settings)
+    assert not up_to_date(settings.with_(index=str(tmp_path / "no-index")))
+    assert not up_to_date(settings.with_(chunk_tokens=120))
+    assert not up_to_date(settings.with_(model=str(tmp_path / "another-model")))
+    path = corpus / "002_b64ff41df4f991e9.txt"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + " One more word.", encoding="utf-8")
+    assert not up_to_date(settings)
+    path.write_text(text, encoding="utf-8")
+    assert up_to_date(settings)  # the same bytes again
+    (corpus / "extra.txt").write_text("A new article about barges on the Yalu River.\n", encoding="utf-8")
+    assert not up_to_date(settings)
+    (corpus / "extra.txt").unlink()
+    (corpus / "003_aa44470263f3cb35.txt").unlink()
+    assert not up_to_date(settings)
+    shutil.copy(ROOT / "corpus" / "003_aa44470263f3cb35.txt", corpus)
+    sidecar = corpus / "qa-metadata.json"
+    entries = json.loads(sidecar.read_text(encoding="utf-8"))
+    sidecar.write_text(json.dumps({**entries, "001_28f2545c660e1931.txt": {"publisher": "Someone Else"}}),
+                       encoding="utf-8")
+    assert not up_to_date(settings)
+
+
 def test_incremental_build_reembeds_only_what_changed(tmp_path, encoder, sample_index):
     corpus = copy_corpus(tmp_path / "corpus")
     index = tmp_path / "index"
