@@ -39,9 +39,15 @@ def generate(n: int) -> None:
     synthetic_index(squad_index(log=lambda m: print(m, file=sys.stderr)), out, n)
 
 
+SEQUENCE = {"seq_lists": "BM25 lists read and summed", "seq_faiss": "FAISS search", "seq_top": "BM25 top 100",
+            "seq_sent_cos": "sentence cosines", "seq_sent_bm25": "sentence BM25", "seq_pairs": "word pairs",
+            "seq_passages": "passages (sqlite)"}
+
+
 def measure(n: int, n_questions: int, warmup: int) -> dict:
     from qa import Engine, Settings
     from qa.embed import get_encoder
+    from qa.retrieve import _ranges
 
     index = WORK / f"synth-{label(n)}"
     rss_start = rss_mb()
@@ -90,6 +96,31 @@ def measure(n: int, n_questions: int, warmup: int) -> dict:
             f = time.perf_counter()
             t["numpy"].append(b - a), t["bm25_all"].append(c - b), t["search"].append(d - c)
             t["sentences"].append(e - d), t["passages"].append(f - e), t["candidates"].append(len(cands.rows))
+            # The same stages in the order an ask runs them, right after an encode: the caches as
+            # an ask finds them (the model's weights have just streamed through them).
+            encoder.encode_query(q)
+            laps = [time.perf_counter()]
+            words, pairs = ret.query_terms(q)
+            lists = ret.bm25.lists(words)
+            laps.append(time.perf_counter())
+            found, _ = ret.dense(v, cand, None)
+            laps.append(time.perf_counter())
+            rows = np.union1d(found, lists.top(cand, None))
+            lists.of(rows)
+            lists.release()
+            laps.append(time.perf_counter())
+            lo, hi = ret.sentence_bounds[rows], ret.sentence_bounds[rows + 1]
+            ids = _ranges(lo, hi)
+            ret.sentence_vectors.dot(ids, v)
+            laps.append(time.perf_counter())
+            ret.sentence_bm25.scores_of(words, ids, idf=ret.bm25.idf)
+            laps.append(time.perf_counter())
+            ret.pair_bm25.scores_in_ranges(pairs, rows, rows + 1)
+            laps.append(time.perf_counter())
+            engine._passages(cands, 5)
+            laps.append(time.perf_counter())
+            for key, x, y in zip(SEQUENCE, laps, laps[1:]):
+                t.setdefault(key, []).append(y - x)
         except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not stop
             print(f"breakdown skipped: {exc!r}", file=sys.stderr)
     return {"n": n, "docs": len(engine.docs.meta), "index": engine.manifest.get("vector_index", {}).get("type", "flat"),
@@ -152,6 +183,11 @@ def report(results: list[dict], gen_s: dict, args, started: float) -> str:
         "\n### Stages of the query path, p50 ms (timed apart, same questions)\n",
         table(["chunks", "encode query", "FAISS search k=100", "numpy matmul+top100 (flat only)", "BM25 top 100 (read, sum, rank)",
                "sentence scores", "passages (sqlite)", "Retriever.search total", "candidates"], stages),
+        "\n### The same stages in an ask's order, each question right after an encode (the caches as an ask "
+        "finds them), p50 ms\n",
+        table(["chunks"] + list(SEQUENCE.values()) + ["sum"],
+              [[label(r["n"])] + [p(r, k, 50) for k in SEQUENCE] + [sum(p(r, k, 50) for k in SEQUENCE)]
+               for r in results if all(r["times"].get(k) for k in SEQUENCE)]),
         "\n### Memory (MB; RSS = VmRSS incl. touched mmapped pages)\n",
         table(["chunks", "open s (no model)", "RSS model loaded", "RSS after open", "RSS after questions",
                "vectors", "texts", "index files", "index RSS / (vectors+texts)", "total RSS / (vectors+texts)"],
