@@ -1,11 +1,13 @@
 """BM25 over chunks: stemmed terms, a sparse term-frequency matrix, numpy scoring.
 
 The matrix is kept by chunk row so an incremental build copies the rows of unchanged
-chunks and tokenises only new ones. Beside each matrix the build writes its row lengths,
-column document frequencies and posting lists (the same counts in column order): the engine
-loads the statistics and maps the matrices, so opening computes nothing, and a question reads
-only the posting lists of its own terms (``PostingLists``), which it asks the kernel for
-(``prefetch``) before it encodes the question.
+chunks and tokenises only new ones. Beside each matrix the build writes its row lengths and
+column document frequencies, and for chunks and word pairs the posting lists (the same counts
+in column order, with each chunk posting's BM25 term weight): the engine loads the statistics
+and maps the matrices, so opening computes nothing, and a question reads only the posting lists
+of its own terms (``PostingLists``, ``QueryLists``), which it asks the kernel for (``prefetch``)
+before it encodes the question. Sentence counts are read into memory and scored by row, for the
+sentences of a question's candidates only.
 """
 from __future__ import annotations
 

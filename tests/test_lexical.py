@@ -188,3 +188,21 @@ def test_sentence_counts_read_into_memory_score_as_the_mapped_ones(tmp_path):
     for cols in ([0, 7, 30], [59], [1, 2, 3, 4]):
         terms = {c: 1.0 for c in cols}
         assert np.allclose(resident.scores_of(terms, rows), mapped.scores_of(terms, rows))
+
+
+def test_query_lists_sum_the_same_without_scipys_loop(tmp_path, monkeypatch):
+    """The sums fall back to ``np.bincount`` if scipy's sparse loop moves: the same scores."""
+    import qa.lexical as lexical
+    from qa.lexical import open_bm25
+
+    counts = _zipf_counts(800, 80, seed=8)
+    vocab = {str(i): i for i in range(80)}
+    save_counts(tmp_path, counts, vocab, impacts=(0.9, 0.4))
+    bm = open_bm25(tmp_path, "bm25", vocab, 0.9, 0.4)
+    terms = {0: 1.0, 9: 1.0, 40: 2.0, 79: 0.5}
+    with_loop = bm.lists(terms)
+    monkeypatch.setattr(lexical, "_csc_matvec", None)
+    without = bm.lists(terms)
+    assert np.allclose(with_loop.scores, without.scores, rtol=1e-6)
+    assert np.allclose(without.scores, bm.scores_all(terms), rtol=1e-5)
+    assert list(with_loop.top(20)) == list(without.top(20))
