@@ -64,8 +64,9 @@ def ensure_index(index: Path | None, corpus: Path = ROOT / "corpus") -> Path:
 
 @contextmanager
 def served(index: Path, corpus: Path | None = None, log: Path | None = None,
-           start_timeout: float = 600) -> Iterator[str]:
-    """``python serve.py --index INDEX`` on a free loopback port; yields its URL; always stops it.
+           start_timeout: float = 600, until: str = "Ready:") -> Iterator[str]:
+    """``python serve.py --index INDEX`` on a free loopback port; yields its URL once the log
+    shows ``until`` (default: the model is loaded); always stops it.
 
     Without ``corpus`` the index is served as it is (``--corpus`` names a folder that does not
     exist, so serve.py neither builds nor refreshes anything).
@@ -84,7 +85,7 @@ def served(index: Path, corpus: Path | None = None, log: Path | None = None,
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + start_timeout
-        while "Ready:" not in log.read_text(errors="replace"):
+        while until not in log.read_text(errors="replace"):
             if process.poll() is not None:
                 raise RuntimeError(f"serve.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
             if time.monotonic() > deadline:

@@ -50,12 +50,13 @@ def file_hash(root: Path, relpath: str, sidecar: dict[str, dict]) -> str:
     return digest.hexdigest()
 
 
-def compatibility(manifest: dict[str, Any], settings: Settings, encoder: Encoder) -> str | None:
-    """Why an old index cannot be extended by this build (None when it can)."""
+def compatibility(manifest: dict[str, Any], settings: Settings, dim: int | None) -> str | None:
+    """Why an old index cannot be extended by this build (None when it can). ``dim``: the
+    model's vector dimension (None: not checked, the model is not loaded)."""
     if manifest.get("model") != settings.model_name:
         return f"model changed ({manifest.get('model')} → {settings.model_name})"
-    if manifest.get("dim") != encoder.dim:
-        return f"dimension changed ({manifest.get('dim')} → {encoder.dim})"
+    if dim is not None and manifest.get("dim") != dim:
+        return f"dimension changed ({manifest.get('dim')} → {dim})"
     if manifest.get("chunking") != settings.chunking():
         return f"chunk settings changed ({manifest.get('chunking')} → {settings.chunking()})"
     if manifest.get("ingest_version") != ingest.INGEST_VERSION:
@@ -73,8 +74,7 @@ def up_to_date(settings: Settings) -> bool:
         manifest = store.read_manifest(index_dir)
     except store.IndexProblem:
         return False
-    if (manifest.get("model") != settings.model_name or manifest.get("chunking") != settings.chunking()
-            or manifest.get("ingest_version") != ingest.INGEST_VERSION or not root.is_dir()):
+    if compatibility(manifest, settings, None) is not None or not root.is_dir():
         return False
     old_files = manifest.get("files", {})
     sidecar, _ = ingest.load_sidecar(root)
@@ -320,7 +320,7 @@ def _previous(index_dir: Path, settings: Settings, encoder: Encoder, report: Bui
         return None
     try:
         manifest = store.read_manifest(index_dir)
-        reason = compatibility(manifest, settings, encoder)
+        reason = compatibility(manifest, settings, encoder.dim)
         if reason is None:
             return Previous(index_dir, manifest)
     except store.IndexProblem as exc:

@@ -94,8 +94,9 @@ class PostingLists:
 
     def get_impacts(self, col: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and the stored BM25 term weights (float32) of column ``col`` (``has_impacts``)."""
-        lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
-        return self._read(0, lo, hi, "int32"), self._read(2, lo, hi, "float32")
+        rows, weights = np.empty(self.length(col), dtype="int32"), np.empty(self.length(col), dtype="float32")
+        self.read_into(col, rows, weights)
+        return rows, weights
 
     def length(self, col: int) -> int:
         return int(self.indptr[col + 1] - self.indptr[col])
@@ -108,6 +109,7 @@ class PostingLists:
         self._read(2, lo, hi, "float32", values)
 
     def _read(self, which: int, lo: int, hi: int, dtype: str, part: np.ndarray | None = None) -> np.ndarray:
+        """Items ``lo:hi`` of file ``which``, into ``part`` if given."""
         fd, offset = self._files[which]
         if part is None:
             part = np.empty(hi - lo, dtype=dtype)

@@ -303,6 +303,15 @@ def read_sentences(folder: Path, chunk_count: int, memory_limit: float | None = 
                                              np.asarray(scales))
 
 
+def _npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype of the ``.npy`` file open at its start; leaves ``handle``
+    at the first byte of the data."""
+    version = np.lib.format.read_magic(handle)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+        np.lib.format.read_array_header_2_0
+    return read_header(handle)
+
+
 def read_resident(path: Path) -> np.ndarray:
     """A ``.npy`` array read into this process's memory, in transparent huge pages where the
     kernel gives them (``MADV_HUGEPAGE``).
@@ -314,10 +323,7 @@ def read_resident(path: Path) -> np.ndarray:
     import mmap
 
     with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-            np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(handle)
+        shape, fortran, dtype = _npy_header(handle)
         if fortran or dtype.hasobject:
             raise ValueError(f"{path.name} is not a plain array")
         count = int(np.prod(shape, dtype="int64"))
@@ -518,10 +524,7 @@ class RowReader:
         self.path = Path(path)
         try:
             with open(self.path, "rb") as handle:
-                version = np.lib.format.read_magic(handle)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                    np.lib.format.read_array_header_2_0
-                shape, fortran, dtype = read_header(handle)
+                shape, fortran, dtype = _npy_header(handle)
                 self.offset = handle.tell()
             size = self.path.stat().st_size
         except (OSError, ValueError) as exc:

@@ -40,33 +40,20 @@ def test_eight_clients_for_a_few_seconds_get_answers_and_no_errors(sample_index,
 def test_serve_answers_a_question_asked_while_its_model_loads(sample_index, tmp_path):
     """With an index up to date with its corpus, serve.py serves the page before the model has
     loaded (nothing to embed): a question asked at once waits for the model and is answered."""
-    import subprocess
     import time
 
     from gradio_client import Client
 
     bench = _bench_load()
-    port = bench.free_port(bench.HOST)
     log = tmp_path / "serve.log"
     before = sorted(p.name for p in sample_index.iterdir())
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "serve.py"), "--index", str(sample_index), "--corpus", str(ROOT / "corpus"),
-             "--port", str(port)], cwd=ROOT, env={**__import__("os").environ, **bench.QUIET_ENV},
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
+    with bench.served(sample_index, corpus=ROOT / "corpus", log=log, start_timeout=300, until="Serving http") as url:
+        assert "up to date" in log.read_text()
+        answer = Client(url, verbose=False).predict("When did China ban seafood imports from North Korea?", 5,
+                                                    api_name="/ask")
+        assert answer["passages"] and not answer["abstained"]
         deadline = time.monotonic() + 300
-        while "Serving http" not in log.read_text(errors="replace"):
-            assert process.poll() is None, log.read_text()
+        while "Ready:" not in log.read_text(errors="replace"):  # said once the model is in
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
-        assert "up to date" in log.read_text()
-        client = Client(f"http://{bench.HOST}:{port}/", verbose=False)
-        answer = client.predict("When did China ban seafood imports from North Korea?", 5, api_name="/ask")
-        assert answer["passages"] and not answer["abstained"]
-        while "Ready:" not in log.read_text(errors="replace"):  # said once the model is in
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-    finally:
-        bench.stop(process)
     assert sorted(p.name for p in sample_index.iterdir()) == before  # nothing rebuilt or written
