@@ -312,6 +312,20 @@ def _npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
     return read_header(handle)
 
 
+def huge_pages(nbytes: int) -> np.ndarray:
+    """``nbytes`` of zeroed anonymous memory (uint8), in transparent huge pages where the kernel
+    gives them (``MADV_HUGEPAGE``; below 2 MB, or without them, ordinary 4 KB pages)."""
+    import mmap
+
+    memory = mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if nbytes >= 2**21 and hasattr(mmap, "MADV_HUGEPAGE"):
+        try:
+            memory.madvise(mmap.MADV_HUGEPAGE)
+        except OSError:  # a kernel without transparent huge pages: 4 KB pages, same data
+            pass
+    return np.frombuffer(memory, dtype="uint8", count=nbytes)
+
+
 def read_resident(path: Path) -> np.ndarray:
     """A ``.npy`` array read into this process's memory, in transparent huge pages where the
     kernel gives them (``MADV_HUGEPAGE``).
@@ -320,20 +334,13 @@ def read_resident(path: Path) -> np.ndarray:
     1.7 GB): with 4 KB pages each row read costs a page-table walk as well as the row, and in a
     virtual machine that walk is itself walked by the host; 2 MB pages need 512 times fewer.
     """
-    import mmap
-
     with open(path, "rb") as handle:
         shape, fortran, dtype = _npy_header(handle)
         if fortran or dtype.hasobject:
             raise ValueError(f"{path.name} is not a plain array")
         count = int(np.prod(shape, dtype="int64"))
         nbytes = count * dtype.itemsize
-        memory = mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        if nbytes >= 2**21 and hasattr(mmap, "MADV_HUGEPAGE"):
-            try:
-                memory.madvise(mmap.MADV_HUGEPAGE)
-            except OSError:  # a kernel without transparent huge pages: 4 KB pages, same data
-                pass
+        memory = huge_pages(nbytes)
         view, got = memoryview(memory)[:nbytes], 0
         while got < nbytes:
             n = handle.readinto(view[got:])

@@ -153,7 +153,7 @@ def test_query_lists_find_the_top_rows_of_ranking_every_row(tmp_path):
                 assert allowed is None or allowed[top].all()
                 some = rng.integers(0, 4000, size=50)
                 assert np.allclose(lists.of(some), full[some], rtol=1e-5, atol=0)
-                lists.release()  # its array, zeroed, serves the next question
+                lists.release()  # its array serves the next question, zeroed when taken
 
 
 def test_query_lists_of_no_known_terms_and_reused_arrays(tmp_path):
