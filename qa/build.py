@@ -64,6 +64,20 @@ def compatibility(manifest: dict[str, Any], settings: Settings, dim: int | None)
     return None
 
 
+def file_states(root: Path, files: list[str], sidecar: dict[str, dict]):
+    """Per corpus file, in order: ``(relpath, hash, None)``, or ``(relpath, None, why)`` for a file
+    refused or unreadable (as the manifest records it). Lazy: a caller may stop at any file."""
+    for relpath in files:
+        reason = ingest.refusal(root, relpath)
+        if reason:
+            yield relpath, None, reason
+            continue
+        try:
+            yield relpath, file_hash(root, relpath, sidecar), None
+        except OSError as exc:
+            yield relpath, None, f"cannot read: {exc.strerror or exc}"
+
+
 def up_to_date(settings: Settings) -> bool:
     """Whether ``build`` would find nothing to embed or remove: the index at ``settings.index``
     was built by this program, with this model and chunking, from the very files (and sidecar
@@ -81,17 +95,9 @@ def up_to_date(settings: Settings) -> bool:
     files = ingest.list_files(root)
     if set(files) != set(old_files):
         return False
-    for relpath in files:
+    for relpath, digest, error in file_states(root, files, sidecar):
         old = old_files[relpath]
-        reason = ingest.refusal(root, relpath)
-        if reason or old.get("hash") is None:
-            if reason != old.get("error") or old.get("hash") is not None:
-                return False
-            continue
-        try:
-            if file_hash(root, relpath, sidecar) != old.get("hash"):
-                return False
-        except OSError:
+        if digest != old.get("hash") or (digest is None and error != old.get("error")):
             return False
     return True
 
@@ -158,17 +164,12 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         kept_rows: list[np.ndarray] = []  # per kept doc: its rows in the previous generation
         manifest_files: dict[str, dict] = {}
         digests: dict[str, str] = {}
-        for relpath in files:
-            reason = ingest.refusal(root, relpath)
-            if reason:
-                report.failed[relpath] = reason
-                manifest_files[relpath] = {"hash": None, "error": reason}
-                continue
-            try:
-                digests[relpath] = file_hash(root, relpath, sidecar)
-            except OSError as exc:
-                report.failed[relpath] = f"cannot read: {exc.strerror or exc}"
-                manifest_files[relpath] = {"hash": None, "error": report.failed[relpath]}
+        for relpath, digest, error in file_states(root, files, sidecar):
+            if digest is None:
+                report.failed[relpath] = error
+                manifest_files[relpath] = {"hash": None, "error": error}
+            else:
+                digests[relpath] = digest
         same = {p for p, d in digests.items() if previous and old_files.get(p, {}).get("hash") == d}
         # A file held back as a duplicate is read again when the file it duplicated goes or changes.
         moved = set(report.removed) | (set(digests) - same)

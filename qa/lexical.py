@@ -291,7 +291,7 @@ class _Zeros:
     A kept array is zeroed when the next question takes it, not when the last one gives it
     back: zeroed at the end of a question, its 4 MB (1M chunks) left the CPU caches while the
     next question was encoded, and the sums then fetched them from memory again (1M chunks,
-    lists read, summed and ranked after an encode: 1.6 -> 1.2 ms p50, /tmp one-off script).
+    lists read, summed and ranked after an encode: 1.6-1.7 -> 1.0-1.15 ms p50, one-off script).
     The arrays are in transparent huge pages where the kernel gives them (see
     ``store.huge_pages``): the sums touch every part of them, and so every page.
     """
@@ -305,12 +305,8 @@ class _Zeros:
 
     def take(self, size: int) -> np.ndarray:
         with self._lock:
-            for i, array in enumerate(self._free):
-                if len(array) == size:
-                    array = self._free.pop(i)
-                    break
-            else:
-                array = None
+            kept = [i for i, a in enumerate(self._free) if len(a) == size]
+            array = self._free.pop(kept[0]) if kept else None
         if array is None:
             from .store import huge_pages
 

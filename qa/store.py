@@ -341,14 +341,14 @@ def read_resident(path: Path) -> np.ndarray:
         count = int(np.prod(shape, dtype="int64"))
         nbytes = count * dtype.itemsize
         memory = huge_pages(nbytes)
-        view, got = memoryview(memory)[:nbytes], 0
+        view, got = memoryview(memory), 0
         while got < nbytes:
             n = handle.readinto(view[got:])
             if not n:
                 raise ValueError(f"{path.name} is cut short ({got:,} of {nbytes:,} bytes)")
             got += n
         del view
-    return np.frombuffer(memory, dtype=dtype, count=count).reshape(shape)
+    return memory.view(dtype).reshape(shape)
 
 
 def vector_index_plan(count: int, settings) -> dict[str, Any]:
