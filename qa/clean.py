@@ -14,8 +14,9 @@ import datetime as dt
 import email.utils
 import html
 import re
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
+
+from .types import Document
 
 # ---------------------------------------------------------------- HTML and escapes to text
 
@@ -292,17 +293,6 @@ END_MARKER = re.compile(
 PARTICLES = frozenset("de van von der den da del dos bin al le la du".split())
 
 
-@dataclass
-class Cleaned:
-    """The article body, and the headline, author and date the text itself gave away."""
-
-    text: str
-    title: str | None = None
-    author: str | None = None
-    published: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-
 def word_count(text: str) -> int:
     cjk = len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]", text))  # scripts written without spaces
     # Korean puts spaces between words, but a Korean word carries what two or three English
@@ -365,11 +355,13 @@ def classify(unit: str) -> str:
     return SHORT
 
 
-def clean_article(text: str, title: str | None = None) -> Cleaned:
+def clean_article(text: str, title: str | None = None) -> Document:
     """Keep the article body of ``text``; take headline, byline and dateline out of it.
 
-    With ``title`` given (from a JSON field or HTML meta), a headline line repeating it is
-    dropped; without, the first title-like line before the body is taken as the title.
+    The Document holds the body and the headline, author and date the text itself gave away;
+    the reader of the file fills in the rest. With ``title`` given (from a JSON field or HTML
+    meta), a headline line repeating it is dropped; without, the first title-like line before
+    the body is taken as the title.
     """
     units = _dedupe(split_units(text))
     kinds = [classify(u) for u in units]
@@ -377,7 +369,7 @@ def clean_article(text: str, title: str | None = None) -> Cleaned:
         neighbours = [units[j] for j in (i - 1, i + 1) if 0 <= j < len(units)]
         if BULLET.match(unit) and kinds[i] == SHORT and any(BULLET.match(x) for x in neighbours):
             kinds[i] = BAD
-    out, drop = Cleaned(""), set()
+    out, drop = Document(doc_id="", text=""), set()
     goods = [i for i, k in enumerate(kinds) if k == GOOD] or [len(units)]
     for i, unit in enumerate(units):
         top, end = i < max(10, goods[0] + 3), i >= goods[-1] - 1

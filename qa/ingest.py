@@ -41,7 +41,6 @@ import os
 import re
 import stat
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -85,20 +84,6 @@ RECORD_LIST_KEYS = ("articles", "items", "posts", "data", "results", "entries", 
 
 class Unusable(Exception):
     """A file that yields no document; the message says why."""
-
-
-@dataclass
-class Draft:
-    """One article as read from a file, before the sidecar and the doc id."""
-
-    text: str
-    title: str | None = None
-    url: str | None = None
-    published: str | None = None
-    author: str | None = None
-    publisher: str | None = None
-    key: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- the corpus folder
@@ -187,13 +172,13 @@ def read_file(root: Path, relpath: str, sidecar: dict[str, dict] | None = None) 
     if sidecar is None:
         sidecar = load_sidecar(root)[0]
     try:
-        drafts, result.warnings = _read_drafts(Path(root) / relpath, relpath)
-        for draft in drafts:
-            doc_id = relpath if draft.key is None else f"{relpath}#{draft.key}"
-            if draft.text:
-                result.documents.append(_document(doc_id, draft, sidecar))
+        found, result.warnings = _read_documents(Path(root) / relpath, relpath)
+        for doc in found:
+            doc.doc_id = relpath + doc.doc_id
+            if doc.text:
+                result.documents.append(_complete(doc, sidecar))
             else:
-                result.warnings.append(f"{doc_id}: no article text found; record skipped")
+                result.warnings.append(f"{doc.doc_id}: no article text found; record skipped")
     except Unusable as exc:
         result.error = str(exc)
         return result
@@ -201,29 +186,27 @@ def read_file(root: Path, relpath: str, sidecar: dict[str, dict] | None = None) 
         result.documents, result.error = [], f"could not be read ({type(exc).__name__}: {exc})"
         return result
     if not result.documents:
-        result.error = "no article text found" if len(drafts) <= 1 else (
+        result.error = "no article text found" if len(found) <= 1 else (
             "no article text found in any record")
     return result
 
 
-def _document(doc_id: str, draft: Draft, sidecar: dict[str, dict]) -> Document:
-    meta = {k: getattr(draft, k) for k in SIDECAR_FIELDS}
-    meta.update(sidecar.get(doc_id.split("#", 1)[0], {}))
-    meta.update(sidecar.get(doc_id, {}))
-    warnings = list(draft.warnings)
-    if not meta["title"]:
-        slug = [p for p in urlparse(meta["url"] or "").path.split("/") if p]
+def _complete(doc: Document, sidecar: dict[str, dict]) -> Document:
+    """The document with the sidecar's values applied and its missing title and publisher guessed."""
+    for entry in (sidecar.get(doc.source, {}), sidecar.get(doc.doc_id, {})):
+        for name, value in entry.items():
+            if name in SIDECAR_FIELDS:  # a caller's own sidecar dict may hold other keys
+                setattr(doc, name, value)
+    if not doc.title:
+        slug = [p for p in urlparse(doc.url or "").path.split("/") if p]
         words = re.split(r"[-_]+", re.sub(r"\.\w+$", "", slug[-1])) if slug else []
-        if len(words) >= 2 and not any(w.isdigit() for w in words):
-            meta["title"] = " ".join(w.capitalize() for w in words)
-            warnings.append("no headline found; title guessed from the URL")
-        else:
-            warnings.append("no headline found")
-    if not meta["publisher"] and meta["url"]:
-        meta["publisher"] = publisher_from_url(meta["url"])
-    return Document(doc_id=doc_id, text=draft.text, title=meta["title"] or "", url=meta["url"],
-                    published=meta["published"], author=meta["author"],
-                    publisher=meta["publisher"], warnings=warnings)
+        guessed = len(words) >= 2 and not any(w.isdigit() for w in words)
+        doc.title = " ".join(w.capitalize() for w in words) if guessed else ""
+        doc.warnings.append("no headline found; title guessed from the URL" if guessed
+                            else "no headline found")
+    if not doc.publisher and doc.url:
+        doc.publisher = publisher_from_url(doc.url)
+    return doc
 
 
 def publisher_from_url(url: str) -> str | None:
@@ -236,7 +219,7 @@ def publisher_from_url(url: str) -> str | None:
 
 # ---------------------------------------------------------------- bytes to text
 
-def _read_drafts(path: Path, relpath: str) -> tuple[list[Draft], list[str]]:
+def _read_documents(path: Path, relpath: str) -> tuple[list[Document], list[str]]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -252,8 +235,7 @@ def _read_drafts(path: Path, relpath: str) -> tuple[list[Draft], list[str]]:
     except OSError as exc:
         raise Unusable(f"cannot be read: {exc.strerror or exc}") from None
     text, warnings = decode_bytes(data)
-    drafts = parse_text(text, Path(relpath).suffix.lower(), len(data), warnings)
-    return drafts, warnings
+    return parse_text(text, Path(relpath).suffix.lower(), len(data), warnings), warnings
 
 
 def decode_bytes(data: bytes) -> tuple[str, list[str]]:
@@ -335,11 +317,15 @@ def _is_json(line: str) -> bool:
         return False
 
 
-def parse_text(text: str, suffix: str, nbytes: int, warnings: list[str]) -> list[Draft]:
-    """The articles in a decoded file; file-level warnings are appended to ``warnings``."""
+def parse_text(text: str, suffix: str, nbytes: int, warnings: list[str]) -> list[Document]:
+    """The articles in a decoded file; file-level warnings are appended to ``warnings``.
+
+    Each Document's ``doc_id`` is its part of the id inside the file: ``""`` for the whole
+    file, ``"#key"`` for one record; ``read_file`` puts the file's path in front.
+    """
     kind = detect_format(text, suffix)
     if kind == "jsonl":
-        return _jsonl_drafts(text, warnings)
+        return _jsonl_documents(text, warnings)
     if kind == "json":
         try:
             value, salvage = load_json(text, nbytes)
@@ -347,20 +333,21 @@ def parse_text(text: str, suffix: str, nbytes: int, warnings: list[str]) -> list
             if suffix in (".json", ".jsonl") or re.match(r"\s*[\[{]\s*\"", text):
                 raise Unusable(f"not valid JSON: {exc}") from None
         else:
-            return _json_drafts(value, salvage, warnings)
+            return _json_documents(value, salvage, warnings)
         kind = "text"
     if kind == "html":
-        return [_html_draft(text)]
+        return [_html_document(text)]
     front: dict[str, str] = {}
     title = None
     if kind == "markdown":
         text, title, front = clean.markdown_to_text(text)
-    cleaned = clean.clean_article(clean.prepare_text(text), title)
-    return [Draft(cleaned.text, title=front.get("title") or title or cleaned.title,
-                  url=_url(front.get("url") or front.get("link")),
-                  published=parse_date(front.get("date") or front.get("published"))
-                  or cleaned.published,
-                  author=front.get("author") or cleaned.author, publisher=front.get("publisher"))]
+    doc = clean.clean_article(clean.prepare_text(text), title)
+    doc.title = front.get("title") or title or doc.title
+    doc.url = _url(front.get("url") or front.get("link"))
+    doc.published = parse_date(front.get("date") or front.get("published")) or doc.published
+    doc.author = front.get("author") or doc.author
+    doc.publisher = front.get("publisher")
+    return [doc]
 
 
 # ---------------------------------------------------------------- JSON
@@ -483,7 +470,7 @@ class TolerantJSON:
         return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _jsonl_drafts(text: str, warnings: list[str]) -> list[Draft]:
+def _jsonl_documents(text: str, warnings: list[str]) -> list[Document]:
     records: list[tuple[int, Any]] = []
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
@@ -492,35 +479,35 @@ def _jsonl_drafts(text: str, warnings: list[str]) -> list[Draft]:
             records.append((number, json.loads(line, strict=False)))
         except (ValueError, RecursionError) as exc:
             warnings.append(f"line {number} is not valid JSON ({str(exc)[:80]}); line skipped")
-    return _record_drafts(records, warnings)
+    return _record_documents(records, warnings)
 
 
-def _json_drafts(value: Any, salvage: str | None, warnings: list[str]) -> list[Draft]:
+def _json_documents(value: Any, salvage: str | None, warnings: list[str]) -> list[Document]:
     if isinstance(value, dict) and not _has_article_fields(value):
         value = next((value[k] for k in RECORD_LIST_KEYS if isinstance(value.get(k), list)), value)
     if isinstance(value, list):
         if salvage:
             warnings.append(salvage + "; the records up to the cut were read")
-        return _record_drafts(list(enumerate(value, 1)), warnings)
+        return _record_documents(list(enumerate(value, 1)), warnings)
     if not isinstance(value, dict) or not _has_article_fields(value):
         raise Unusable("JSON holds no article (no title, text, body or content field)")
-    draft = record_draft(value)
+    doc = record_document(value)
     if salvage:
         found = [k for k in ("title", "date", "published", "link", "url", "content", "body",
                              "text") if value.get(k)]
         listed = ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1] \
             if found else "nothing"
-        draft.warnings.append(f"{salvage}; salvaged {listed}")
-    return [draft]
+        doc.warnings.append(f"{salvage}; salvaged {listed}")
+    return [doc]
 
 
 def _has_article_fields(value: dict) -> bool:
     return any(k in value for k in TITLE_KEYS + BODY_KEYS + SUMMARY_KEYS)
 
 
-def _record_drafts(records: list[tuple[int, Any]], warnings: list[str]) -> list[Draft]:
+def _record_documents(records: list[tuple[int, Any]], warnings: list[str]) -> list[Document]:
     ids = Counter(str(r.get("id", "")).strip() for _, r in records if isinstance(r, dict))
-    drafts, used = [], set()
+    docs, used = [], set()
     for index, record in records:
         if not isinstance(record, dict) or not _has_article_fields(record):
             warnings.append(f"record {index} is not an article object; skipped")
@@ -529,10 +516,10 @@ def _record_drafts(records: list[tuple[int, Any]], warnings: list[str]) -> list[
         key = rid if rid and ids[rid] == 1 and rid not in used else str(index)
         key = key if key not in used else f"record-{index}"
         used.add(key)
-        draft = record_draft(record)
-        draft.key = key
-        drafts.append(draft)
-    return drafts
+        doc = record_document(record)
+        doc.doc_id = "#" + key
+        docs.append(doc)
+    return docs
 
 
 def _field(value: Any) -> str | None:
@@ -550,7 +537,7 @@ def _first(record: dict, keys: tuple[str, ...]) -> Any:
     return next((record[k] for k in keys if record.get(k) not in (None, "", [], {})), None)
 
 
-def record_draft(record: dict) -> Draft:
+def record_document(record: dict) -> Document:
     """One article from a JSON object (plain fields, WordPress REST or schema.org names)."""
     title = _field(_first(record, TITLE_KEYS))
     title = _one_line(clean.html_to_text(title)) if title else None
@@ -563,14 +550,16 @@ def record_draft(record: dict) -> Draft:
     body = body or ""
     if clean.HTML_TAG.search(body):
         body = clean.html_to_text(body)
-    cleaned = clean.clean_article(clean.decode_escapes(body), title)
+    doc = clean.clean_article(clean.decode_escapes(body), title)
     publisher = _field(_first(record, PUBLISHER_KEYS))
-    return Draft(cleaned.text, title=title or cleaned.title,
-                 url=_url(_field(_first(record, URL_KEYS))),
-                 published=next((d for d in map(parse_date, (record.get(k) for k in DATE_KEYS))
-                                 if d), None) or cleaned.published,
-                 author=_author(_field(_first(record, AUTHOR_KEYS))) or cleaned.author,
-                 publisher=None if _url(publisher) else publisher, warnings=warnings)
+    doc.title = title or doc.title
+    doc.url = _url(_field(_first(record, URL_KEYS)))
+    doc.published = next((d for d in map(parse_date, (record.get(k) for k in DATE_KEYS)) if d),
+                         None) or doc.published
+    doc.author = _author(_field(_first(record, AUTHOR_KEYS))) or doc.author
+    doc.publisher = None if _url(publisher) else publisher
+    doc.warnings = warnings
+    return doc
 
 
 def _author(value: str | None) -> str | None:
@@ -593,7 +582,7 @@ def _one_line(text: str) -> str:
 
 # ---------------------------------------------------------------- HTML pages
 
-def _html_draft(markup: str) -> Draft:
+def _html_document(markup: str) -> Document:
     page = clean.parse_page(markup)
     meta, ld = page.meta, _json_ld(page.captured["jsonld"])
     site_title = _first_text(page.captured["title"])
@@ -602,20 +591,20 @@ def _html_draft(markup: str) -> Draft:
              or _first_text(page.captured["h1"]) or max(parts, key=len, default=""))
     title = _one_line(title) or None
     text = page.text()
-    cleaned = clean.clean_article(text, title)
-    if not cleaned.text:
-        cleaned = clean.clean_article(clean.parse_page(markup, drop_chrome=False).text(), title)
+    doc = clean.clean_article(text, title)
+    if not doc.text:
+        doc = clean.clean_article(clean.parse_page(markup, drop_chrome=False).text(), title)
     dates = [meta.get(k) for k in ("article:published_time", "og:published_time",
                                    "datepublished", "date", "pubdate", "publish-date",
                                    "dc.date", "dc.date.issued", "parsely-pub-date")]
     author = _author(meta.get("author") or meta.get("article:author") or meta.get("dc.creator"))
-    return Draft(cleaned.text, title=title or cleaned.title,
-                 url=_url(page.links.get("canonical") or meta.get("og:url")
-                          or _field(ld.get("url"))),
-                 published=next((d for d in map(parse_date, dates + [ld.get("datePublished")]
-                                                + page.times) if d), None) or cleaned.published,
-                 author=author or _author(_field(ld.get("author"))) or cleaned.author,
-                 publisher=meta.get("og:site_name") or _field(ld.get("publisher")))
+    doc.title = title or doc.title
+    doc.url = _url(page.links.get("canonical") or meta.get("og:url") or _field(ld.get("url")))
+    doc.published = next((d for d in map(parse_date, dates + [ld.get("datePublished")]
+                                          + page.times) if d), None) or doc.published
+    doc.author = author or _author(_field(ld.get("author"))) or doc.author
+    doc.publisher = meta.get("og:site_name") or _field(ld.get("publisher"))
+    return doc
 
 
 def _first_text(chunks: list[str]) -> str:
