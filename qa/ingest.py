@@ -46,7 +46,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from . import clean
-from .clean import parse_date
+from .dates import parse_date
+from .markup import HTML_TAG, decode_escapes, html_to_text, markdown_to_text, parse_page, prepare_text
 from .types import Document, FileResult
 
 SIDECAR_NAME = "qa-metadata.json"
@@ -340,8 +341,8 @@ def parse_text(text: str, suffix: str, nbytes: int, warnings: list[str]) -> list
     front: dict[str, str] = {}
     title = None
     if kind == "markdown":
-        text, title, front = clean.markdown_to_text(text)
-    doc = clean.clean_article(clean.prepare_text(text), title)
+        text, title, front = markdown_to_text(text)
+    doc = clean.clean_article(prepare_text(text), title)
     doc.title = front.get("title") or title or doc.title
     doc.url = _url(front.get("url") or front.get("link"))
     doc.published = parse_date(front.get("date") or front.get("published")) or doc.published
@@ -540,7 +541,7 @@ def _first(record: dict, keys: tuple[str, ...]) -> Any:
 def record_document(record: dict) -> Document:
     """One article from a JSON object (plain fields, WordPress REST or schema.org names)."""
     title = _field(_first(record, TITLE_KEYS))
-    title = _one_line(clean.html_to_text(title)) if title else None
+    title = _one_line(html_to_text(title)) if title else None
     body = _first(record, BODY_KEYS)
     warnings = []
     if body is None and _first(record, SUMMARY_KEYS) is not None:
@@ -548,9 +549,9 @@ def record_document(record: dict) -> Document:
         warnings.append("no article body: used the summary/description")
     body = "\n\n".join(filter(None, map(_field, body))) if isinstance(body, list) else _field(body)
     body = body or ""
-    if clean.HTML_TAG.search(body):
-        body = clean.html_to_text(body)
-    doc = clean.clean_article(clean.decode_escapes(body), title)
+    if HTML_TAG.search(body):
+        body = html_to_text(body)
+    doc = clean.clean_article(decode_escapes(body), title)
     publisher = _field(_first(record, PUBLISHER_KEYS))
     doc.title = title or doc.title
     doc.url = _url(_field(_first(record, URL_KEYS)))
@@ -583,7 +584,7 @@ def _one_line(text: str) -> str:
 # ---------------------------------------------------------------- HTML pages
 
 def _html_document(markup: str) -> Document:
-    page = clean.parse_page(markup)
+    page = parse_page(markup)
     meta, ld = page.meta, _json_ld(page.captured["jsonld"])
     site_title = _first_text(page.captured["title"])
     parts = re.split(r"\s+[|–—:-]{1,2}\s+", site_title)
@@ -593,7 +594,7 @@ def _html_document(markup: str) -> Document:
     text = page.text()
     doc = clean.clean_article(text, title)
     if not doc.text:
-        doc = clean.clean_article(clean.parse_page(markup, drop_chrome=False).text(), title)
+        doc = clean.clean_article(parse_page(markup, drop_chrome=False).text(), title)
     dates = [meta.get(k) for k in ("article:published_time", "og:published_time",
                                    "datepublished", "date", "pubdate", "publish-date",
                                    "dc.date", "dc.date.issued", "parsely-pub-date")]
