@@ -25,7 +25,8 @@ GOOD, SHORT, BAD = "good", "short", "bad"
 BULLET = re.compile(r"^[•·▪●○◦‣⁃*\-–—]\s+")
 SECTION_MARK = re.compile(r"^[◆◇■□▶►▷▸※★☆▲△]")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-SENTENCE_END = re.compile(r"[.!?。！？…][\"'”’»)\]]*$")
+# A block ending in sentence punctuation (and closing quotes): what a brief is made of.
+ENDS_LIKE_SENTENCE = re.compile(r"[.!?。！？…][\"'”’»)\]]*$")
 # Chrome words, for blocks of at most five words.
 CHROME_SHORT = re.compile(
     r"\b(share\w*|facebook|twitter|kakao\w*|whatsapp|linkedin|telegram|pinterest|reddit|e-?mail|"
@@ -143,7 +144,7 @@ def clean_article(text: str, title: str | None = None) -> Document:
         goods = [i for i in goods if i < end]
         keep = [i for i in live if goods[0] <= i <= goods[-1]]
     else:  # no long paragraph: a brief, if it has sentences at all
-        keep = [i for i in live if SENTENCE_END.search(units[i])]
+        keep = [i for i in live if ENDS_LIKE_SENTENCE.search(units[i])]
     out.text = "\n\n".join(units[i] for i in keep)
     return out
 
