@@ -216,18 +216,19 @@ def _dateline(unit: str) -> str | None:
     found = find_date(unit) if word_count(unit) <= 12 else None
     if not found:
         return None
-    rest = unit.replace(found[1].group(), " ")
+    rest = unit.replace(found.match.group(), " ")
     rest = re.sub(r"(?i)\b(posted|published|updated|modified|date|time|on|at|am|pm|kst|gmt|utc|"
                   r"mon|tue|wed|thu|fri|sat|sun)\w*\b|[\d:.,|/()+\-–—]+", " ", rest)
-    return found[0] if len(rest.split()) <= 1 else None
+    return found.iso if len(rest.split()) <= 1 else None
 
 
 def _lead_dateline(unit: str) -> str | None:
     """The date of a news dateline opening the first paragraph: "SEOUL, Jan. 21, 2019 --"."""
     found = find_date(unit[:80])
-    if not found or not re.fullmatch(r"[A-Z][\w .'’-]{1,40},?\s*", unit[:found[1].start()]):
+    if not found or not re.fullmatch(r"[A-Z][\w .'’-]{1,40},?\s*", unit[:found.match.start()]):
         return None
-    return found[0] if re.match(r"\s*(\([^)]*\))?\s*(--|—|–|-|:)", unit[found[1].end():]) else None
+    after = unit[found.match.end():]
+    return found.iso if re.match(r"\s*(\([^)]*\))?\s*(--|—|–|-|:)", after) else None
 
 
 def _title_like(unit: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import re
+from typing import NamedTuple
 
 MONTHS = {m: i for i, m in enumerate(
     "jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
@@ -16,7 +17,14 @@ DATE_PATTERNS = [
 ]
 
 
-def find_date(text: str) -> tuple[str, re.Match] | None:
+class FoundDate(NamedTuple):
+    """A date found in text: ``YYYY-MM-DD``, and where the text wrote it."""
+
+    iso: str
+    match: re.Match
+
+
+def find_date(text: str) -> FoundDate | None:
     """The first full calendar date (with a year) in ``text``, as ``YYYY-MM-DD``."""
     found = []
     for pattern, order in DATE_PATTERNS:
@@ -30,7 +38,7 @@ def find_date(text: str) -> tuple[str, re.Match] | None:
             if 1900 <= day.year <= 2100:
                 found.append((match.start(), day.isoformat(), match))
                 break
-    return min(found)[1:] if found else None
+    return FoundDate(*min(found)[1:]) if found else None
 
 
 def parse_date(value: object) -> str | None:
@@ -47,5 +55,5 @@ def parse_date(value: object) -> str | None:
     except (TypeError, ValueError, IndexError):
         pass
     found = find_date(value)
-    return found[0] if found else None
+    return found.iso if found else None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from typing import NamedTuple
 
 BLOCK_TAGS = frozenset(
     "address article aside blockquote dd details div dl dt figcaption figure footer h1 h2 h3 "
@@ -148,7 +149,15 @@ def decode_escapes(text: str) -> str:
     return text
 
 
-def markdown_to_text(text: str) -> tuple[str, str | None, dict[str, str]]:
+class MarkdownText(NamedTuple):
+    """A Markdown article as plain text, its first ``# `` heading, and its front matter."""
+
+    text: str
+    title: str | None
+    front: dict[str, str]
+
+
+def markdown_to_text(text: str) -> MarkdownText:
     """Plain text of a Markdown article, its first ``# `` heading, and its front matter."""
     front: dict[str, str] = {}
     lines = text.split("\n")
@@ -190,7 +199,7 @@ def markdown_to_text(text: str) -> tuple[str, str | None, dict[str, str]]:
         else:
             current.append(_inline_markdown(re.sub(r"^(>\s?)+", "", line)))
     flush()
-    return "\n\n".join(p for p in paragraphs if p.strip()), title, front
+    return MarkdownText("\n\n".join(p for p in paragraphs if p.strip()), title, front)
 
 
 def _inline_markdown(text: str) -> str:
@@ -204,7 +213,7 @@ def _inline_markdown(text: str) -> str:
 
 
 def word_count(text: str) -> int:
-    """How many words ``text`` holds, for the length rules of the article element and of cleaning."""
+    """How many words ``text`` holds, for the length rules of the article and of cleaning."""
     cjk = len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]", text))  # scripts written without spaces
     # Korean puts spaces between words, but a Korean word carries what two or three English
     # ones do: count its syllables the way the Chinese and Japanese characters are counted.

@@ -36,6 +36,10 @@ class Document:
         return asdict(self)
 
 
+class Unusable(Exception):
+    """Raised inside ingestion for a file that yields no document; the message says why."""
+
+
 @dataclass
 class FileResult:
     """What ingestion made of one corpus file: its documents, or why it yielded none."""
