@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import clean, ingest
+from qa import clean, formats, ingest
 from qa.ingest import INGEST_VERSION, SIDECAR_NAME, list_files, load_sidecar, read_file, refusal
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -498,6 +498,12 @@ def test_no_sidecar_is_fine(tmp_path):
     assert load_sidecar(tmp_path) == ({}, [])
 
 
+def test_a_callers_sidecar_sets_only_metadata_fields(tmp_path):
+    relpath = write(tmp_path, "a.txt", "Old town\n\n" + STORY)
+    doc = doc_of(tmp_path, relpath, {"a.txt": {"title": "Given", "doc_id": "other", "text": "x"}})
+    assert (doc.doc_id, doc.title, doc.text) == ("a.txt", "Given", STORY)
+
+
 # ---------------------------------------------------------------- the pieces
 
 def test_tolerant_json_closes_what_was_open_at_the_cut():
@@ -528,6 +534,19 @@ def test_classify_blocks():
     assert clean.classify("Next page : Rigorous inspections of visiting civilians’ luggage…") == clean.BAD
     assert clean.classify("Hopes for eased sanctions") == clean.SHORT
     assert clean.classify("The council approved the budget on Monday after a long debate.") == clean.GOOD
+
+
+def test_a_brief_keeps_only_lines_that_end_like_sentences():
+    doc = clean.clean_article("Markets closed early\n\nThe exchange shut at noon.\n\n"
+                              "Traders went home\n\nPrices rose, “slightly.”")
+    assert (doc.title, paragraphs(doc.text)) == (
+        "Markets closed early", ["The exchange shut at noon.", "Prices rose, “slightly.”"])
+
+
+def test_readers_give_each_document_its_id_inside_the_file():
+    lines = '{"id": "x", "title": "A", "text": "%s"}\n{"title": "B", "text": "%s"}' % (STORY, STORY)
+    assert [d.doc_id for d in formats.parse_text(lines, ".jsonl", len(lines), [])] == ["#x", "#2"]
+    assert [d.doc_id for d in formats.parse_text(STORY, ".txt", len(STORY), [])] == [""]
 
 
 def test_ingest_version_is_an_int():
