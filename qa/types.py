@@ -1,7 +1,8 @@
 """The vocabulary of the project: the dataclasses every stage hands to the next.
 
 Documents come out of ingestion, Chunks out of chunking, Passages and Answers out of the
-engine. The UI, the API and the evaluation all speak in these types.
+engine. The UI, the API and the evaluation all speak in these types. Ingestion's readers fill
+one Document per article from the first step on (``Unusable`` is how they give up on a file).
 """
 from __future__ import annotations
 
