@@ -24,6 +24,7 @@ def test_ask_prints_numbered_citations(sample_index):
 
 def test_ask_json(sample_index):
     out = qa("ask", "seafood smuggling", "--index", str(sample_index), "--json", "-k", "3")
+    assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert len(data["passages"]) == 3 and "abstained" in data
 
