@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
-import re
 import textwrap
-import time
 import zlib
 from pathlib import Path
 
