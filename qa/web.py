@@ -1,10 +1,11 @@
 """The web chat: a Gradio app over one opened Engine.
 
 ``create_app`` lays out the chat (its examples are the archive's newest headlines), the
-filters and the source viewer and wires them to the engine; ``launch`` serves it on loopback with the app-level settings Gradio 6 takes at
-launch time (theme, CSS, JS) and the login of ``load_auth``. ``serve.py`` builds the index
-and calls them. All markup shown in the chat and the source viewer comes from
-:mod:`qa.render`, which escapes every piece of article and user text.
+filters and the source viewer and wires them to the engine; ``launch`` serves it on loopback
+with the app-level settings Gradio 6 takes at launch time (theme, CSS, JS) and the login of
+``load_auth``. ``serve.py`` builds the index and calls them. All markup shown in the chat and
+the source viewer comes from :mod:`qa.render`, which escapes every piece of article and user
+text.
 """
 from __future__ import annotations
 
