@@ -1,5 +1,9 @@
 """``qa eval``: score the engine on a question set (DESIGN.md, "Metrics qa eval reports").
 
+This module asks the engine and times it, and runs the command; the question file is read by
+:mod:`qa.questions`, the answers are scored by :mod:`qa.eval_metrics` and the table and report
+are written by :mod:`qa.eval_report`.
+
 How the numbers are made, so that they mean the same thing in every run:
 
 - Every question is asked ``DEPTH`` (10) passages deep through ``engine.ask_many`` (batched),
@@ -23,179 +27,22 @@ import argparse
 import json
 import sys
 import time
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from qa.eval_metrics import DEPTH, contains_answer, doc_ranking, fold, score_answers, summarize
+from qa.eval_report import notes, per_question_lines, report, table
+from qa.questions import Question, QuestionFileError, load_questions, parse_question
 from qa.settings import DEFAULT_MODE, MODES, Settings
 from qa.types import Answer
 
-DEPTH = 10
+# Re-exported: callers (tests, benchmarks) reach the evaluation's pieces through qa.evaluate.
+__all__ = ["DEPTH", "Question", "QuestionFileError", "cli", "contains_answer", "doc_ranking",
+           "evaluate", "fold", "load_questions", "notes", "parse_question", "report",
+           "score_answers", "summarize", "table"]
+
 LATENCY_SAMPLE = 200
 BATCH_SIZE = 64
-MISSES_PER_MODE = 300  # a report listing thousands of misses is read by nobody
-PREVIEW_CHARS = 200
-
-
-class QuestionFileError(ValueError):
-    """A question file that does not follow the format; the message names file and line."""
-
-
-@dataclass(frozen=True)
-class Question:
-    """One line of a question file (DESIGN.md, "Question set format")."""
-
-    id: str
-    question: str
-    gold_doc_ids: tuple[str, ...] = ()
-    answers: tuple[str, ...] = ()
-    history: tuple[str, ...] = ()
-    type: str = "answerable"
-    line: int = 0
-
-    @property
-    def answerable(self) -> bool:
-        return self.type != "unanswerable"
-
-    @property
-    def follow_up(self) -> bool:
-        return bool(self.history)
-
-
-# --- reading the question file -------------------------------------------------------------
-
-def _string_list(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise QuestionFileError(f'{where}: "{key}" must be a list of strings, got {value!r}')
-    return tuple(value)
-
-
-def parse_question(line: str, where: str, number: int) -> Question:
-    """One JSON line as a Question; QuestionFileError says what is wrong at ``where``."""
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise QuestionFileError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from None
-    if not isinstance(data, dict):
-        raise QuestionFileError(f"{where}: expected a JSON object, got {type(data).__name__}")
-    question = data.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise QuestionFileError(f'{where}: "question" is missing or not a non-empty string')
-    qid = data.get("id", f"line{number}")
-    if not isinstance(qid, (str, int)) or isinstance(qid, bool):
-        raise QuestionFileError(f'{where}: "id" must be a string, got {qid!r}')
-    qtype = data.get("type", "answerable")
-    if not isinstance(qtype, str):
-        raise QuestionFileError(f'{where}: "type" must be a string, got {qtype!r}')
-    gold = _string_list(data, "gold_doc_ids", where)
-    if qtype == "unanswerable" and gold:
-        raise QuestionFileError(f'{where}: an "unanswerable" question cannot have gold_doc_ids')
-    if qtype != "unanswerable" and not gold:
-        raise QuestionFileError(
-            f'{where}: "gold_doc_ids" is empty; list the gold documents, or mark the question '
-            f'"type": "unanswerable"'
-        )
-    return Question(
-        id=str(qid), question=question, gold_doc_ids=gold,
-        answers=_string_list(data, "answers", where),
-        history=_string_list(data, "history", where),
-        type=qtype, line=number,
-    )
-
-
-def load_questions(path: str | Path) -> list[Question]:
-    """Read and check a JSON Lines question file; blank lines are skipped.
-
-    Raises:
-        QuestionFileError: naming the file and line of the first malformed question.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QuestionFileError(f"{path}: cannot read the question file ({exc})") from None
-    questions: list[Question] = []
-    seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        q = parse_question(line, where, number)
-        if q.id in seen:
-            raise QuestionFileError(f'{where}: id "{q.id}" already used on line {seen[q.id]}')
-        seen[q.id] = number
-        questions.append(q)
-    if not questions:
-        raise QuestionFileError(f"{path}: no questions in the file")
-    return questions
-
-
-# --- scoring one answer --------------------------------------------------------------------
-
-def fold(text: str) -> str:
-    """Case-insensitive, white-space-folded form used to match answers in passages."""
-    return " ".join(text.split()).casefold()
-
-
-def contains_answer(text: str, answers: Iterable[str]) -> bool:
-    folded = fold(text)
-    return any(fold(a) and fold(a) in folded for a in answers)
-
-
-def doc_ranking(answer: Answer, depth: int = DEPTH) -> list[str]:
-    """Distinct doc ids of the first ``depth`` passages, each at its first occurrence."""
-    ranking: list[str] = []
-    for passage in answer.passages[:depth]:
-        if passage.doc_id not in ranking:
-            ranking.append(passage.doc_id)
-    return ranking
-
-
-def answer_rank(answer: Answer, answers: Sequence[str], depth: int = DEPTH) -> int | None:
-    """1-based rank of the first passage that contains an answer, or None."""
-    for rank, passage in enumerate(answer.passages[:depth], start=1):
-        if contains_answer(passage.text, answers):
-            return rank
-    return None
-
-
-def ranking_metric_names(k: int) -> dict[str, str]:
-    """Our column names -> ranx metric names; Hit@k is added when -k is not 1 or 5."""
-    names = {"Hit@1": "hit_rate@1", "Hit@5": "hit_rate@5"}
-    if k not in (1, 5):
-        names[f"Hit@{k}"] = f"hit_rate@{k}"
-    names.update({"MRR@10": "mrr@10", "nDCG@10": "ndcg@10"})
-    return names
-
-
-def ranking_scores(
-    golds: dict[str, Sequence[str]], rankings: dict[str, Sequence[str]], k: int = 5
-) -> dict[str, dict[str, float]]:
-    """Per-query ranking metrics from ranx.
-
-    Args:
-        golds: query key -> gold doc ids (non-empty).
-        rankings: query key -> distinct doc ids, best first (missing or empty: nothing found).
-    Returns:
-        query key -> {"Hit@1": ..., "Hit@5": ..., "MRR@10": ..., "nDCG@10": ...}.
-    """
-    if not golds:
-        return {}
-    from ranx import Qrels, Run  # ~3 s of numba import: only when scoring
-    from ranx import evaluate as ranx_evaluate
-
-    names = ranking_metric_names(k)
-    qrels = Qrels({key: {doc: 1 for doc in gold} for key, gold in golds.items()})
-    # Strictly decreasing scores so that ranx keeps our order.
-    run = Run({key: {doc: float(len(r) - i) for i, doc in enumerate(r)}
-               for key, r in ((key, rankings.get(key, ())) for key in golds)})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numba's uint64 -> int64 cast notice
-        ranx_evaluate(qrels, run, list(names.values()), return_mean=False)
-    return {key: {name: float(run.scores[metric][key]) for name, metric in names.items()}
-            for key in golds}
 
 
 # --- asking --------------------------------------------------------------------------------
@@ -254,65 +101,6 @@ def known_doc_ids(engine: Any, wanted: Iterable[str]) -> set[str]:
     return known
 
 
-# --- the evaluation ------------------------------------------------------------------------
-
-def score_answers(
-    questions: Sequence[Question], answers: Sequence[Answer], *, mode: str, k: int = 5,
-    depth: int = DEPTH, latencies: Sequence[float] = (),
-) -> list[dict[str, Any]]:
-    """One record per question: ranks, metric values, abstention, latency, the top passage."""
-    keys = [str(i) for i in range(len(questions))]  # positions: ids need not be unique here
-    rankings = {key: doc_ranking(a, depth) for key, a in zip(keys, answers)}
-    golds = {key: q.gold_doc_ids for key, q in zip(keys, questions) if q.answerable}
-    per_query = ranking_scores(golds, rankings, k)
-    records = []
-    for i, (key, q, a) in enumerate(zip(keys, questions, answers)):
-        top = a.passages[0] if a.passages else None
-        ranking = rankings[key]
-        gold_ranks = [ranking.index(d) + 1 for d in q.gold_doc_ids if d in ranking]
-        records.append({
-            "id": q.id, "mode": mode, "question": q.question, "history": list(q.history),
-            "type": q.type, "answerable": q.answerable, "follow_up": q.follow_up,
-            "gold_doc_ids": list(q.gold_doc_ids), "answers": list(q.answers),
-            "ranking": ranking, "gold_rank": min(gold_ranks) if gold_ranks else None,
-            **per_query.get(key, {}),
-            "answer_rank": answer_rank(a, q.answers, depth) if q.answers else None,
-            "abstained": bool(a.abstained),
-            "latency_ms": round(latencies[i], 2) if i < len(latencies) else None,
-            "top": None if top is None else {
-                "doc_id": top.doc_id, "title": top.title, "text": top.text[:PREVIEW_CHARS]},
-        })
-    return records
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def summarize(records: Sequence[dict[str, Any]], k: int = 5) -> dict[str, Any]:
-    """Means over the records; None where no question qualifies (e.g. no unanswerable ones)."""
-    import numpy as np
-
-    answerable = [r for r in records if r["answerable"]]
-    with_answers = [r for r in answerable if r["answers"]]
-    unanswerable = [r for r in records if not r["answerable"]]
-    latencies = [r["latency_ms"] for r in records if r["latency_ms"] is not None]
-    summary: dict[str, Any] = {
-        "questions": len(records), "answerable": len(answerable),
-        "unanswerable": len(unanswerable), "with_answers": len(with_answers),
-    }
-    for name in ranking_metric_names(k):
-        summary[name] = _mean([r[name] for r in answerable])
-    for n in sorted({1, 5, k}):
-        summary[f"AnswerRecall@{n}"] = _mean(
-            [float(r["answer_rank"] is not None and r["answer_rank"] <= n) for r in with_answers])
-    summary["abstention_accuracy"] = _mean([float(r["abstained"]) for r in unanswerable])
-    summary["false_abstention_rate"] = _mean([float(r["abstained"]) for r in answerable])
-    p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies else (None, None)
-    summary.update({"latency_p50_ms": p50, "latency_p95_ms": p95, "latency_n": len(latencies)})
-    return summary
-
-
 def evaluate(
     engine: Any, questions: Sequence[Question] | str | Path, *, k: int = 5,
     modes: Sequence[str] = (DEFAULT_MODE,), latency_sample: int = LATENCY_SAMPLE,
@@ -366,113 +154,6 @@ def evaluate(
         result["per_question"].extend(records)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
-
-
-# --- presenting ----------------------------------------------------------------------------
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def table(result: dict[str, Any]) -> str:
-    """A Markdown table: one row per mode, then one per mode for the follow-ups."""
-    k = result["k"]
-    rank_names = list(ranking_metric_names(k))
-    recall_names = [f"AnswerRecall@{n}" for n in sorted({1, 5, k})]
-    header = (["mode", "questions", *rank_names, *[n.replace("AnswerRecall", "AR") for n in recall_names],
-               "abstain acc", "false abstain", "p50 ms", "p95 ms"])
-    rows = []
-    for part, label in (("all", ""), ("follow_ups", " · follow-ups")):
-        for mode, data in result["modes"].items():
-            s = data[part]
-            if not s["questions"]:
-                continue
-            rows.append([
-                mode + label, f'{s["answerable"]}+{s["unanswerable"]}u',
-                *[_fmt(s[n]) for n in rank_names], *[_fmt(s[n]) for n in recall_names],
-                _fmt(s["abstention_accuracy"]), _fmt(s["false_abstention_rate"]),
-                _fmt(s["latency_p50_ms"], 1), _fmt(s["latency_p95_ms"], 1),
-            ])
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-
-    out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out.extend(line(r) for r in rows)
-    return "\n".join(out)
-
-
-def notes(result: dict[str, Any]) -> str:
-    """What the table's numbers are, what was left out, how long it took."""
-    lat = result["latency"]
-    counts = result["counts"]
-    lines = [
-        f'{counts["scored"]} questions scored ({counts["unanswerable"]} unanswerable, '
-        f'{counts["follow_ups"]} follow-ups); "u" counts the unanswerable ones.',
-        f'Metrics: {result["metrics_method"]}; a document ranks at its first passage; '
-        f"Hit/MRR/nDCG by ranx over gold documents; AR = AnswerRecall (a passage contains an answer).",
-        f'Latency: {lat["method"]} (k={lat["k"]}), first {lat["sample"]} questions per mode.',
-    ]
-    if result["excluded"]:
-        shown = ", ".join(f'{e["id"]} ({", ".join(e["missing"])})' for e in result["excluded"][:5])
-        more = f", and {len(result['excluded']) - 5} more" if len(result["excluded"]) > 5 else ""
-        lines.append(f'Excluded {len(result["excluded"])} questions whose gold documents are not '
-                     f"in the index: {shown}{more}.")
-    lines.append(f'Wall time {result["seconds"]:.1f} s; per mode, all / the batched asks: '
-                 + ", ".join(f'{m} {d["seconds"]:.1f} s / {d["batch_seconds"]:.1f} s'
-                             for m, d in result["modes"].items()) + ".")
-    return "\n".join(lines)
-
-
-def _miss_entry(r: dict[str, Any]) -> list[str]:
-    head = f'### {r["id"]}: {r["question"]}'
-    lines = [head]
-    if r["history"]:
-        lines.append(f'- after: {" / ".join(r["history"])}')
-    if r["answerable"]:
-        where = f'rank {r["gold_rank"]}' if r["gold_rank"] else "not in the passages"
-        lines.append(f'- gold: {", ".join(f"`{d}`" for d in r["gold_doc_ids"])} ({where})'
-                     + (" — engine abstained" if r["abstained"] else ""))
-        if r["answers"]:
-            lines.append(f'- answer: {" / ".join(r["answers"])}')
-    top = r["top"]
-    if top is None:
-        lines.append("- first instead: no passage")
-    else:
-        preview = " ".join(top["text"].split())
-        lines.append(f'- first instead: `{top["doc_id"]}` *{top["title"] or "untitled"}*: "{preview}…"')
-    return lines + [""]
-
-
-def report(result: dict[str, Any], questions_file: str = "") -> str:
-    """Markdown: the table, then per mode the misses (gold not first) and wrong answers
-    to unanswerable questions, each with what came first instead."""
-    out = [f"# Evaluation {questions_file}".rstrip(), "", table(result), "", notes(result), ""]
-    for mode in result["modes"]:
-        records = [r for r in result["per_question"] if r["mode"] == mode]
-        misses = [r for r in records if r["answerable"] and r.get("Hit@1") != 1.0]
-        answered = [r for r in records if not r["answerable"] and not r["abstained"]]
-        for title, items in ((f"Misses ({mode}): the gold article was not first", misses),
-                             (f"Answered instead of abstaining ({mode})", answered)):
-            out += [f"## {title}: {len(items)}", ""]
-            for r in items[:MISSES_PER_MODE]:
-                out += _miss_entry(r)
-            if len(items) > MISSES_PER_MODE:
-                out += [f"… and {len(items) - MISSES_PER_MODE} more "
-                        "(all of them in --json FILE --per-question).", ""]
-    return "\n".join(out)
-
-
-def per_question_lines(result: dict[str, Any]) -> str:
-    out = []
-    for r in result["per_question"]:
-        found = f'gold@{r["gold_rank"]}' if r["gold_rank"] else ("-" if not r["answerable"] else "gold@–")
-        ans = f'answer@{r["answer_rank"]}' if r["answer_rank"] else "answer@–"
-        ms = f'{r["latency_ms"]:.0f} ms' if r["latency_ms"] is not None else ""
-        out.append(f'{r["mode"]:<6} {r["id"]:<12} {found:<8} {ans:<9} '
-                   f'{"abstained" if r["abstained"] else "":<9} {ms}')
-    return "\n".join(out)
 
 
 # --- command line --------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """The web chat: a Gradio app over one opened Engine.
 
-``create_app`` lays out the chat, the filters and the source viewer and wires them to the
-engine; ``launch`` serves it on loopback with the app-level settings Gradio 6 takes at
-launch time (theme, CSS, JS) and the login of ``load_auth``. ``serve.py`` builds the index
-and calls them. All markup shown in the chat and the source viewer comes from
-:mod:`qa.render`, which escapes every piece of article and user text.
+``create_app`` lays out the chat (its examples are the archive's newest headlines), the
+filters and the source viewer and wires them to the engine; ``launch`` serves it on loopback
+with the app-level settings Gradio 6 takes at launch time (theme, CSS, JS) and the login of
+``load_auth``. ``serve.py`` builds the index and calls them. All markup shown in the chat and
+the source viewer comes from :mod:`qa.render`, which escapes every piece of article and user
+text.
 """
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import hmac
 import json
 import os
@@ -16,7 +18,7 @@ import re
 import threading
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import gradio as gr
 
@@ -24,15 +26,7 @@ from . import render
 from .settings import Settings
 from .store import IndexProblem
 
-# Answerable from the sample corpus, one per article family, so the first screen shows
-# what the archive knows.
-EXAMPLES = [
-    "What minerals are being smuggled from North Korea into China?",
-    "When did China ban seafood imports from North Korea?",
-    "Where along the border is smuggling most active?",
-    "Why do North Korean traders rent Chinese vessels?",
-]
-
+EXAMPLE_COUNT = 4
 API_NAME = "ask"
 MAX_K = 10
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -63,6 +57,23 @@ def parse_filters(
     if "after" in filters and "before" in filters and filters["after"] > filters["before"]:
         raise ValueError("The From date is later than the To date.")
     return filters or None
+
+
+def starting_points(articles: Iterable[Any], n: int = EXAMPLE_COUNT) -> list[str]:
+    """The headlines of the ``n`` most recent articles (undated ones after the dated, in index
+    order), each once: the first screen offers what this archive holds, whatever archive it is.
+
+    ``articles``: the index's document metadata (``title`` and ISO ``published`` or None).
+    """
+    # A few spare ones, so that repeated headlines still leave n; nlargest keeps index order
+    # among equal dates and is linear in the archive's size (this runs at every start).
+    newest = heapq.nlargest(4 * n, articles, key=lambda a: a.published or "")
+    headlines: list[str] = []
+    for article in newest:
+        title = " ".join((article.title or "").split())
+        if title and title not in headlines:
+            headlines.append(title)
+    return headlines[:n]
 
 
 class FeedbackLog:
@@ -113,6 +124,7 @@ def create_app(
         feedback_path or os.environ.get("QA_FEEDBACK") or Path(settings.index) / "feedback.jsonl"
     )
     first, last = engine.date_range()
+    examples = starting_points(engine.docs.meta)
     span = f"The archive runs from {first} to {last}." if first and last else ""
 
     def chat_messages(turns: list[dict]) -> list[dict]:
@@ -224,8 +236,9 @@ def create_app(
                     sanitize_html=True,
                     allow_tags=False,
                     buttons=["copy"],
-                    examples=[{"text": q} for q in EXAMPLES],
-                    placeholder="Ask a question about the archive, or pick an example.",
+                    examples=[{"text": q} for q in examples] or None,
+                    placeholder="Ask a question about the archive"
+                                + (", or start from a recent headline." if examples else "."),
                     feedback_options=("Like", "Dislike"),
                 )
                 with gr.Row():
@@ -293,6 +306,14 @@ THEME = gr.themes.Default(
 )
 
 
+# Fixed whatever the caller asks: no share link, no run history, no server-side rendering (a
+# Node process), no PWA, MCP server or monitoring route, small uploads, only the API in the footer.
+LOCKED_DOWN: dict[str, Any] = {
+    "share": False, "run_history": False, "ssr_mode": False, "pwa": False, "mcp_server": False,
+    "enable_monitoring": False, "max_file_size": "1mb", "footer_links": ["api"],
+}
+
+
 def launch(
     app: gr.Blocks,
     host: str = "127.0.0.1",
@@ -304,23 +325,10 @@ def launch(
     """Serve ``app``: loopback by default, login when ``auth`` is given, never a share link,
     nothing fetched from the internet (local fonts, no analytics, no run history)."""
     return app.queue(default_concurrency_limit=2).launch(
-        server_name=host,
-        server_port=port,
+        server_name=host, server_port=port, prevent_thread_lock=prevent_thread_lock, quiet=quiet,
         auth=_auth_checker(auth) if auth else None,
         auth_message="Log in to ask the news archive." if auth else None,
-        share=False,
-        prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet,
-        theme=THEME,
-        css=render.CSS,
-        js=render.APP_JS,
-        footer_links=["api"],
-        run_history=False,
-        ssr_mode=False,
-        pwa=False,
-        mcp_server=False,
-        enable_monitoring=False,
-        max_file_size="1mb",
+        theme=THEME, css=render.CSS, js=render.APP_JS, **LOCKED_DOWN,
     )
 
 

@@ -24,6 +24,7 @@ def test_ask_prints_numbered_citations(sample_index):
 
 def test_ask_json(sample_index):
     out = qa("ask", "seafood smuggling", "--index", str(sample_index), "--json", "-k", "3")
+    assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert len(data["passages"]) == 3 and "abstained" in data
 
@@ -44,4 +45,5 @@ def test_build_prints_a_summary(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "5 added" in out.stdout and "chunks" in out.stdout
     again = qa("build", "--corpus", str(ROOT / "corpus"), "--index", str(tmp_path / "idx"), "--quiet")
+    assert again.returncode == 0, again.stderr
     assert "5 unchanged" in again.stdout and "(0 embedded" in again.stdout

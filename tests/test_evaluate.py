@@ -17,28 +17,36 @@ SHIPPED = ROOT / "tests" / "data" / "news_questions.jsonl"
 CORPUS = ROOT / "corpus"
 
 # Regression guard for the shipped set on the sample corpus: (mode, "all" | "follow_ups") ->
-# metric -> floor. Set a little below the values measured on the engine of commit 02aa9c6:
+# metric -> floor. Measured on main at cf66f11 (qa eval tests/data/news_questions.jsonl --mode all):
 #               Hit@1  Hit@5  MRR@10 nDCG@10 AR@1   AR@5   abstain acc  false abstain
-#   dense       0.862  1.000  0.922  0.940   0.614  0.877  0.364        0.017
-#   bm25        0.948  1.000  0.968  0.975   0.877  0.947  0.273        0.000
-#   hybrid      0.983  1.000  0.989  0.991   0.877  0.982  0.273        0.000
-#   hybrid follow-ups: Hit@1 1.000, AR@5 1.000 (8 answerable)
-# One question moves Hit@1 by 0.017 (58 answerable) and abstention by 0.09 (11 unanswerable).
-# Abstention follows the engine's threshold, a deliberate trade: c03b93f lowered it (0.77 -> 0.65)
-# so that squad-dev's answerable questions are refused less (17% -> 4%), which took this set's
-# abstention accuracy from 0.636 back to 0.273; the floor was moved with that decision.
-# Raise the floors when the engine gets better; never lower them to make a change pass.
+#   dense       0.862  1.000  0.922  0.940   0.614  0.877  0.364 (4/11) 0.017 (1/58)
+#   bm25        0.948  1.000  0.968  0.975   0.877  0.947  0.273 (3/11) 0.000
+#   hybrid      0.983  1.000  0.989  0.991   0.877  0.982  0.273 (3/11) 0.000
+#   hybrid follow-ups (8 answerable, 7 with answers): Hit@1 1.000, AR@1 0.857, AR@5 1.000
+# Each floor sits just under its figure, by less than one question: one question moves Hit@1 by
+# 0.017 (58 answerable), AnswerRecall by 0.018 (57 with answers), MRR@10 by at least 0.0086 (a
+# gold article from first to second), abstention by 0.091 (11 unanswerable), a follow-up figure
+# by 0.125 or more; so any question lost fails the gate. Abstention follows the engine's threshold,
+# a deliberate trade (c03b93f lowered it from 0.77 to 0.65 so that squad-dev's answerable
+# questions are refused less, 17% -> 4%): a change that moves it moves these floors in the same
+# commit, with the figures of the new engine. Raise the floors when the engine gets better.
 FLOORS: dict[tuple[str, str], dict[str, float]] = {
-    ("hybrid", "all"): {"Hit@1": 0.94, "Hit@5": 0.96, "MRR@10": 0.96, "nDCG@10": 0.96,
-                        "AnswerRecall@1": 0.85, "AnswerRecall@5": 0.94,
-                        "abstention_accuracy": 0.18},
-    ("hybrid", "follow_ups"): {"Hit@1": 0.87, "Hit@5": 0.87},
-    ("dense", "all"): {"Hit@1": 0.82, "Hit@5": 0.96, "MRR@10": 0.88, "AnswerRecall@5": 0.84},
-    ("bm25", "all"): {"Hit@1": 0.89, "Hit@5": 0.96, "MRR@10": 0.93, "AnswerRecall@5": 0.91},
+    ("hybrid", "all"): {"Hit@1": 0.98, "Hit@5": 0.99, "MRR@10": 0.985, "nDCG@10": 0.985,
+                        "AnswerRecall@1": 0.87, "AnswerRecall@5": 0.98,
+                        "abstention_accuracy": 0.27},
+    ("hybrid", "follow_ups"): {"Hit@1": 0.99, "Hit@5": 0.99, "AnswerRecall@1": 0.85,
+                               "AnswerRecall@5": 0.99},
+    ("dense", "all"): {"Hit@1": 0.86, "Hit@5": 0.99, "MRR@10": 0.915, "nDCG@10": 0.935,
+                       "AnswerRecall@1": 0.61, "AnswerRecall@5": 0.87, "abstention_accuracy": 0.36},
+    ("bm25", "all"): {"Hit@1": 0.94, "Hit@5": 0.99, "MRR@10": 0.96, "nDCG@10": 0.97,
+                      "AnswerRecall@1": 0.87, "AnswerRecall@5": 0.94, "abstention_accuracy": 0.27},
 }
-# Lower is better for these: abstaining more must not come from refusing answerable questions.
+# Lower is better for these: abstaining more must not come from refusing answerable questions
+# (one refused answerable question is 0.017).
 CEILINGS: dict[tuple[str, str], dict[str, float]] = {
-    ("hybrid", "all"): {"false_abstention_rate": 0.05},
+    ("hybrid", "all"): {"false_abstention_rate": 0.01},
+    ("bm25", "all"): {"false_abstention_rate": 0.01},
+    ("dense", "all"): {"false_abstention_rate": 0.02},
 }
 
 

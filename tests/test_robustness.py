@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
 import textwrap
-import time
 import zlib
 from pathlib import Path
 
@@ -529,12 +529,11 @@ def test_empty_questions_get_a_clear_message(sample_engine, monkeypatch, questio
 
 @pytest.mark.parametrize("question", ["x" * 100_000, "smuggling " * 10_000,
                                       "북한 " * 40_000, "🦀" * 100_000, "a" * 5_000_000])
-def test_a_huge_question_is_refused_quickly_without_the_model(sample_engine, monkeypatch, question):
+def test_a_huge_question_is_refused_without_the_model(sample_engine, monkeypatch, question):
+    # How long the refusal takes is measured in benchmarks/bench_refusal.py, not here.
     monkeypatch.setattr(sample_engine, "_encoder", NoEncoding())
-    started = time.perf_counter()
-    with pytest.raises(ValueError, match="too long"):
+    with pytest.raises(ValueError, match=r"too long \([\d,]+ characters\): ask in at most [\d,]+"):
         sample_engine.ask(question)
-    assert time.perf_counter() - started < 30  # bounded work (a generous bound on a busy machine)
 
 
 def test_a_huge_history_is_cut_not_fatal(sample_engine):
@@ -590,6 +589,16 @@ def test_korean_chinese_and_japanese_questions_answer_or_abstain(sample_engine, 
     assert answer.abstained
 
 
+def _file_states(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file under ``folder``: size, modification time (ns) and a checksum of its bytes."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns, zlib.crc32(p.read_bytes()))
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _passage_keys(answer: Answer) -> list[tuple[str, int, int, float]]:
+    return [(p.doc_id, p.start, p.end, round(p.score, 6)) for p in answer.passages]
+
+
 @pytest.mark.parametrize("question", [
     "<script>alert(1)</script> When did China ban seafood imports from North Korea?",
     "When did China ban seafood imports <img src=x onerror=alert(2)> from North Korea?",
@@ -597,15 +606,66 @@ def test_korean_chinese_and_japanese_questions_answer_or_abstain(sample_engine, 
     "{{7*7}} ${7*7} %s %n When did China ban seafood imports from North Korea?",
     "[link](javascript:alert(3)) **When** did China ban seafood imports from North Korea?",
 ])
-def test_markup_and_script_in_a_question_are_plain_text(sample_engine, question):
+def test_markup_and_script_in_a_question_are_plain_text(sample_engine, sample_index, question):
+    from html import escape
+
+    from qa import render
+
+    files = _file_states(sample_index)
+    plain = _passage_keys(sample_engine.ask(SEAFOOD_QUESTION))
     answer = sample_engine.ask(question)
     _check_answer(sample_engine, answer, question)
-    assert answer.question == question  # kept as given: the chat escapes it (test_web)
+    assert answer.question == question  # kept as given, not stripped of its markup
     # The junk words may move other articles up (template syntax such as "7*7" and "%s" adds
     # the terms "7" and "s"), but the article that answers stays among the passages.
     assert SEAFOOD_DOC in [p.doc_id for p in answer.passages]
-    assert all("<script" not in p.text and "onerror" not in p.text for p in answer.passages)
-    assert sample_engine.ask(SEAFOOD_QUESTION).passages  # the index is untouched
+    # Where the chat shows the question (its bubble, and a follow-up's "searched with" line,
+    # which carries the earlier question), it is escaped text: no tag, no javascript: link.
+    follow_up = sample_engine.ask("Who reported that?", history=[question])
+    assert question in follow_up.query
+    for html in (render.question_html(question),
+                 render.answer_html(follow_up, 0, sample_engine.settings.abstain_below)):
+        assert escape(question) in html
+        assert not re.search(r"<(script|img)\b|href=[\"']?javascript", html, re.I)
+    # Nothing the question held was run: the index files are byte for byte as they were and
+    # the plain question gets the same passages, with the same scores, as before it.
+    assert _file_states(sample_index) == files
+    assert _passage_keys(sample_engine.ask(SEAFOOD_QUESTION)) == plain
+
+
+# Filter values reach code that could be injected (a SQL WHERE, a LIKE prefix, a regex): each of
+# these must match no document, as any other unknown name or prefix does.
+@pytest.mark.parametrize("filters", [
+    {"publisher": "Daily NK' OR '1'='1"},
+    {"publisher": ["nobody", "') OR 1=1; --"]},
+    {"source": "%"},
+    {"source": "00_"},
+    {"source": ".*"},
+    {"source": "' OR ''='"},
+    {"source": ["*", "../"]},
+])
+def test_sql_and_wildcards_in_a_filter_value_match_no_document(sample_engine, filters):
+    answer = sample_engine.ask(SEAFOOD_QUESTION, filters=filters)
+    assert answer.passages == [] and answer.abstained
+
+
+def test_sql_beside_a_real_filter_value_returns_the_same_documents(sample_engine):
+    plain = sample_engine.ask(SEAFOOD_QUESTION, filters={"publisher": ["Daily NK"]})
+    assert plain.passages and {p.publisher for p in plain.passages} == {"Daily NK"}
+    injected = sample_engine.ask(SEAFOOD_QUESTION, filters={"publisher": ["Daily NK", "x' OR '1'='1"]})
+    assert _passage_keys(injected) == _passage_keys(plain)
+
+
+@pytest.mark.parametrize("junk", ["' OR '1'='1", "; DROP TABLE docs; --", " OR 1=1"])
+def test_sql_after_a_date_filter_is_refused_or_changes_nothing(sample_engine, junk):
+    plain = sample_engine.ask(SEAFOOD_QUESTION, filters={"after": "2019-01-01"})
+    assert plain.passages and {p.doc_id for p in plain.passages} == {"004_12c742a49eb0f3d4.txt"}
+    try:
+        injected = sample_engine.ask(SEAFOOD_QUESTION, filters={"after": "2019-01-01" + junk})
+    except ValueError as exc:
+        assert "date" in str(exc)
+    else:
+        assert _passage_keys(injected) == _passage_keys(plain)
 
 
 @pytest.mark.parametrize("question", [None, 42, b"When did China ban seafood imports?",

@@ -18,7 +18,7 @@ import pytest
 
 from qa import render
 from qa.types import Answer, Document, Passage
-from qa.web import FeedbackLog, feedback_record, load_auth, parse_filters
+from qa.web import FeedbackLog, feedback_record, load_auth, parse_filters, starting_points
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = "<script>alert(1)</script> <img src=x onerror=alert(2)>"
@@ -190,6 +190,18 @@ def test_feedback_is_appended_as_json_lines(tmp_path):
     assert records[0]["comment"] == "useful" and records[0]["history"] == ["When?"]
     assert records[0]["passages"] == [{"rank": 1, "doc_id": "a.txt", "start": 10,
                                        "end": 10 + len(make_passage().text), "score": 0.71}]
+
+
+def test_starting_points_are_the_newest_headlines_each_once():
+    from types import SimpleNamespace as Meta
+
+    articles = [Meta(title="Undated first", published=None), Meta(title="Old", published="2001-05-01"),
+                Meta(title="  Newest\n headline ", published="2020-04-30T08:00:00"),
+                Meta(title="Old", published="2019-01-01"), Meta(title="", published="2021-01-01"),
+                Meta(title="Undated second", published=None), Meta(title="Middle", published="2019-01-01")]
+    assert starting_points(articles) == ["Newest headline", "Old", "Middle", "Undated first"]
+    assert starting_points(articles, n=2) == ["Newest headline", "Old"]
+    assert starting_points([]) == []
 
 
 def test_match_strength_is_graded_against_the_abstention_threshold():
@@ -383,15 +395,21 @@ def test_markup_in_articles_and_questions_shows_as_text_and_runs_nothing(page, s
         assert set(tags) <= ALLOWED_TAGS
 
 
+# The web corpus's most recent articles, newest first, then the undated ones in index order.
+NEWEST_DOCS = ["004_12c742a49eb0f3d4.txt", "001_28f2545c660e1931.txt", "000_82916424e9c57ef5.txt",
+               "002_b64ff41df4f991e9.txt"]
+
+
 @pytest.mark.browser
 def test_examples_filters_and_feedback(page, server):
     open_chat(page, server.url)
-    from qa.web import EXAMPLES
+    headlines = [server.engine.document(d).title for d in NEWEST_DOCS]
 
     examples = page.locator("#chat button.example")
-    assert [e.strip() for e in examples.all_inner_texts()] == EXAMPLES
+    assert [" ".join(e.split()) for e in examples.all_inner_texts()] == headlines
     examples.first.click()
     page.locator("#chat .qa-lead").wait_for(timeout=60_000)
+    assert page.locator("#chat .qa-question").last.inner_text() == headlines[0]
 
     page.locator("#question textarea").fill("   ")
     page.locator("#ask").click()
@@ -410,16 +428,17 @@ def test_examples_filters_and_feedback(page, server):
     page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('feedback was saved')")
     record = json.loads(server.feedback.read_text(encoding="utf-8").splitlines()[-1])
     assert record["vote"] == "up" and record["comment"] == "Good <b>quote</b>"
-    assert record["question"] == EXAMPLES[0]
+    assert record["question"] == headlines[0]
     assert record["history"] == [] and record["passages"][0]["doc_id"].endswith(".txt")
 
 
 @pytest.mark.model
-def test_examples_are_answered_confidently(server):
-    from qa.web import EXAMPLES
-
-    for question in EXAMPLES:
-        assert not server.engine.ask(question).abstained, question
+def test_examples_lead_to_their_own_articles(server):
+    articles = {server.engine.document(d).title: d for d in NEWEST_DOCS}
+    assert starting_points(server.engine.docs.meta) == list(articles)
+    for headline, doc_id in articles.items():
+        answer = server.engine.ask(headline)
+        assert not answer.abstained and answer.passages[0].doc_id == doc_id, headline
 
 
 @pytest.mark.model
