@@ -70,8 +70,11 @@ def install(point: str) -> None:
 
 
 def killing_actor(once: Path | None = None) -> type:
-    """``qa.distributed``'s model actor made to kill its own process at the start of every call;
-    with ``once``, only on the call that creates that file (the file marks that it happened).
+    """``qa.distributed``'s model actor made to kill its own process at the start of every call.
+
+    With ``once``, only on the call that creates that file, which then holds the killed process
+    id; every call appends its process id to ``once`` + ``.calls`` (``actor_calls``), so a test
+    sees that the killed actor made no call after it.
 
     The class is made here, in a function, so that Ray pickles it by value: the actor processes
     get it (and ``once``) without this module on their path.
@@ -86,14 +89,21 @@ def killing_actor(once: Path | None = None) -> type:
             import signal
 
             if marker is not None:
+                with open(marker + ".calls", "a") as calls:
+                    calls.write(f"{os.getpid()}\n")
                 try:
-                    with open(marker, "x"):
-                        pass
+                    with open(marker, "x") as first:
+                        first.write(str(os.getpid()))
                 except FileExistsError:
                     return super().__call__(batch)
             os.kill(os.getpid(), signal.SIGKILL)
 
     return KillingEmbed
+
+
+def actor_calls(once: Path) -> list[int]:
+    """The process ids of a ``killing_actor(once)``'s calls, in order."""
+    return [int(pid) for pid in Path(f"{once}.calls").read_text().split()]
 
 
 if __name__ == "__main__":
