@@ -23,7 +23,7 @@ from .types import Chunk, Document, FileResult
 Accept = Callable[[str, FileResult], list[Document]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Produced:
     """The new material of a build, in file order.
 
