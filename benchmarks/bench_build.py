@@ -24,16 +24,15 @@ from common import ROOT, WORK, footer, squad_corpus, table
 def chunk_texts(settings, encoder) -> tuple[list[str], float]:
     """The texts the build embeds (headline + chunk), and the seconds ingestion and chunking took."""
     from qa import ingest
-    from qa.build import _title_prefix
-    from qa.chunk import Chunker
+    from qa.chunk import Chunker, model_text, title_prefix
 
     t0 = time.perf_counter()
     root = Path(settings.corpus)
     sidecar, _ = ingest.load_sidecar(root)
     docs = [d for f in ingest.list_files(root) for d in ingest.read_file(root, f, sidecar).documents]
     chunks = Chunker(encoder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens).split_many(docs)
-    titles = {d.doc_id: _title_prefix(encoder, d.title) for d in docs}
-    texts = [f"{titles[c.doc_id]}\n{c.text}" if titles[c.doc_id] else c.text for c in chunks]
+    titles = {d.doc_id: title_prefix(encoder.truncate, d.title) for d in docs}
+    texts = [model_text(titles[c.doc_id], c.text).text for c in chunks]
     return texts, time.perf_counter() - t0
 
 

@@ -1,17 +1,14 @@
 """Building the index: corpus files → documents → chunks → vectors and BM25, incrementally.
 
-Each corpus file is hashed (its bytes and its sidecar entries). Files whose hash is in the
-previous manifest keep their documents, chunk rows, vectors and term counts; only added and
-changed files are read, chunked and embedded; removed files simply are not carried over.
+Each corpus file is hashed (its bytes and its sidecar entries: ``qa.changes``). Files whose
+hash is in the previous manifest keep their documents, chunk rows, vectors and term counts;
+only added and changed files are read, chunked and embedded (``qa.produce`` in this process,
+``qa.distributed`` on Ray); removed files simply are not carried over. This module merges the
+kept and the new into the next generation, writes it and commits it.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import queue
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -19,87 +16,16 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from . import ingest, lexical, store
-from .answer import sentences
-from .chunk import TITLE_TOKENS, Chunker
+from .changes import compatibility, file_states
+from .changes import up_to_date  # noqa: F401 - serve.py asks qa.build whether a build is needed
+from .chunk import Chunker
 from .embed import Encoder, get_encoder
+from .produce import Produced, produce_locally
 from .settings import Settings
-from .types import BuildReport, Chunk, Document, FileResult
+from .types import BuildReport, Document, FileResult
 
 if TYPE_CHECKING:
     from .distributed import RayOptions
-
-# What producing the files to do yields: their (first-seen) documents, their chunks, the chunk
-# vectors, sentence rows ``(chunk index, doc start, doc end)`` and the sentence vectors.
-Produced = tuple[list[Document], list[Chunk], np.ndarray, np.ndarray, np.ndarray]
-
-
-def _checkpoint(name: str) -> None:
-    """Fault injection for the crash tests: ``QA_CRASH_AT=name`` kills the build here, for real."""
-    if os.environ.get("QA_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def file_hash(root: Path, relpath: str, sidecar: dict[str, dict]) -> str:
-    digest = hashlib.sha256()
-    with open(root / relpath, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    entries = {k: v for k, v in sidecar.items() if k == relpath or k.startswith(relpath + "#")}
-    if entries:
-        digest.update(json.dumps(entries, sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-def compatibility(manifest: dict[str, Any], settings: Settings, dim: int | None) -> str | None:
-    """Why an old index cannot be extended by this build (None when it can). ``dim``: the
-    model's vector dimension (None: not checked, the model is not loaded)."""
-    if manifest.get("model") != settings.model_name:
-        return f"model changed ({manifest.get('model')} → {settings.model_name})"
-    if dim is not None and manifest.get("dim") != dim:
-        return f"dimension changed ({manifest.get('dim')} → {dim})"
-    if manifest.get("chunking") != settings.chunking():
-        return f"chunk settings changed ({manifest.get('chunking')} → {settings.chunking()})"
-    if manifest.get("ingest_version") != ingest.INGEST_VERSION:
-        return "ingestion changed since the last build"
-    return None
-
-
-def file_states(root: Path, files: list[str], sidecar: dict[str, dict]):
-    """Per corpus file, in order: ``(relpath, hash, None)``, or ``(relpath, None, why)`` for a file
-    refused or unreadable (as the manifest records it). Lazy: a caller may stop at any file."""
-    for relpath in files:
-        reason = ingest.refusal(root, relpath)
-        if reason:
-            yield relpath, None, reason
-            continue
-        try:
-            yield relpath, file_hash(root, relpath, sidecar), None
-        except OSError as exc:
-            yield relpath, None, f"cannot read: {exc.strerror or exc}"
-
-
-def up_to_date(settings: Settings) -> bool:
-    """Whether ``build`` would find nothing to embed or remove: the index at ``settings.index``
-    was built by this program, with this model and chunking, from the very files (and sidecar
-    entries) in ``settings.corpus`` now. Hashes the corpus; loads no model. False when unsure.
-    """
-    root, index_dir = Path(settings.corpus), Path(settings.index)
-    try:
-        manifest = store.read_manifest(index_dir)
-    except store.IndexProblem:
-        return False
-    if compatibility(manifest, settings, None) is not None or not root.is_dir():
-        return False
-    old_files = manifest.get("files", {})
-    sidecar, _ = ingest.load_sidecar(root)
-    files = ingest.list_files(root)
-    if set(files) != set(old_files):
-        return False
-    for relpath, digest, error in file_states(root, files, sidecar):
-        old = old_files[relpath]
-        if digest != old.get("hash") or (digest is None and error != old.get("error")):
-            return False
-    return True
 
 
 class Previous:
@@ -164,12 +90,12 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         kept_rows: list[np.ndarray] = []  # per kept doc: its rows in the previous generation
         manifest_files: dict[str, dict] = {}
         digests: dict[str, str] = {}
-        for relpath, digest, error in file_states(root, files, sidecar):
-            if digest is None:
-                report.failed[relpath] = error
-                manifest_files[relpath] = {"hash": None, "error": error}
+        for state in file_states(root, files, sidecar):
+            if state.digest is None:
+                report.failed[state.relpath] = state.error
+                manifest_files[state.relpath] = {"hash": None, "error": state.error}
             else:
-                digests[relpath] = digest
+                digests[state.relpath] = state.digest
         same = {p for p, d in digests.items() if previous and old_files.get(p, {}).get("hash") == d}
         # A file held back as a duplicate is read again when the file it duplicated goes or changes.
         moved = set(report.removed) | (set(digests) - same)
@@ -214,13 +140,14 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             return unique
 
         t0 = time.perf_counter()
+        produced: Produced
         if ray is None:
-            produced = _produce_locally(root, todo, sidecar, accept, encoder, chunker, settings, progress)
+            produced = produce_locally(root, todo, sidecar, accept, encoder, chunker, settings.batch_size, progress)
         else:
             from .distributed import produce_on_ray  # the only way into Ray: nothing of it is imported otherwise
 
             produced = produce_on_ray(ray, root, todo, digests, sidecar, accept, settings, encoder.dim, progress, log)
-        new_docs, new_chunks, new_vectors, new_sentences, new_sentence_vectors = produced
+        new_docs, new_chunks, new_sentences = produced.docs, produced.chunks, produced.sentences
         report.embed_seconds = time.perf_counter() - t0
         report.embedded_chunks = len(new_chunks)
 
@@ -246,14 +173,14 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             sentence_count_parts.append(previous.sentence_term_counts[sent_ids])
         chunk_parts.append(np.array([(position[c.doc_id], c.start, c.end) for c in new_chunks],
                                     dtype="int32").reshape(-1, 3))
-        vector_parts.append(new_vectors)
+        vector_parts.append(produced.vectors)
         doc_title = {d.doc_id: d.title for d in new_docs}
         indexed = [f"{doc_title[c.doc_id]}\n{c.text}" for c in new_chunks]  # what BM25 sees: headline + text
         count_parts.append(lexical.count_matrix(indexed, vocab))
         pair_parts.append(lexical.count_matrix(indexed, None))
         new_sentences[:, 0] += len(old_rows)
         sentence_parts.append(new_sentences)
-        sentence_vector_parts.append(new_sentence_vectors)
+        sentence_vector_parts.append(produced.sentence_vectors)
         sentence_count_parts.append(lexical.count_matrix(
             (docs[position[new_chunks[r - len(old_rows)].doc_id]].text[s:e] for r, s, e in new_sentences), vocab))
         width = max(len(vocab), 1)
@@ -265,7 +192,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         store.write_chunks(folder, chunk_rows)
         all_vectors = np.concatenate(vector_parts)
         # Only appended (nothing removed, kept rows in their old order): the previous FAISS
-        # index is extended, not rebuilt — an HNSW graph of a million chunks takes minutes.
+        # index is extended, not rebuilt: an IVF index keeps its cells instead of training k-means again.
         appended = previous is not None and np.array_equal(old_rows, np.arange(len(previous.chunks)))
         vector_index = store.write_vectors(folder, all_vectors, store.vector_index_plan(len(all_vectors), settings),
                                            start_from=previous._faiss if appended else None)
@@ -274,7 +201,6 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
                             impacts=(settings.bm25_k1, settings.bm25_b))
         lexical.save_counts(folder, lexical.stack_rows(sentence_count_parts, width), None, prefix="sent_bm25")
         lexical.save_counts(folder, lexical.stack_rows(pair_parts, lexical.BIGRAM_BUCKETS), None, prefix="pair_bm25")
-        _checkpoint("writing")
         report.documents, report.chunks = len(docs), len(chunk_rows)
         report.seconds = time.perf_counter() - started
         manifest = {
@@ -296,25 +222,6 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
     return report
 
 
-def _produce_locally(root: Path, todo: list[str], sidecar: dict[str, dict],
-                     accept: Callable[[str, FileResult], list[Document]], encoder: Encoder,
-                     chunker: Chunker, settings: Settings, progress: bool) -> Produced:
-    """Read and chunk in a thread ahead of the encoder, in this process."""
-
-    def read(relpath: str) -> tuple[list[Document], list[Chunk], dict[str, str]]:
-        unique = accept(relpath, ingest.read_file(root, relpath, sidecar))
-        return unique, chunker.split_many(unique), {d.doc_id: _title_prefix(encoder, d.title) for d in unique}
-
-    new_docs: list[Document] = []
-    new_chunks: list[Chunk] = []
-    embedder = _Embedder(encoder, settings.batch_size, progress)
-    for docs_read, chunks_read, heads in _ahead(read, todo):
-        new_docs.extend(docs_read)
-        new_chunks.extend(chunks_read)
-        embedder.add(chunks_read, heads)
-    return (new_docs, new_chunks, *embedder.finish())
-
-
 def _previous(index_dir: Path, settings: Settings, encoder: Encoder, report: BuildReport,
               log: Callable[[str], None]) -> Previous | None:
     if not (index_dir / store.MANIFEST).exists():
@@ -324,9 +231,7 @@ def _previous(index_dir: Path, settings: Settings, encoder: Encoder, report: Bui
         reason = compatibility(manifest, settings, encoder.dim)
         if reason is None:
             return Previous(index_dir, manifest)
-    except store.IndexProblem as exc:
-        reason = f"the previous index is unusable ({exc})"
-    except (KeyError, ValueError) as exc:
+    except (store.IndexProblem, KeyError, ValueError) as exc:
         reason = f"the previous index is unusable ({exc})"
     report.rebuilt_reason = reason
     log(f"Rebuilding the whole index: {reason}")
@@ -336,106 +241,3 @@ def _previous(index_dir: Path, settings: Settings, encoder: Encoder, report: Bui
 def _fingerprint(text: str) -> str:
     """Same article, same fingerprint: case and white space do not count."""
     return hashlib.sha1(" ".join(text.casefold().split()).encode()).hexdigest()
-
-
-def _title_prefix(encoder: Encoder, title: str) -> str:
-    return encoder.truncate(title, TITLE_TOKENS) if title else ""
-
-
-def _ahead(work: Callable, items: list, depth: int = 32):
-    """``work(item)`` for each item, run in a thread ahead of the caller (the model releases
-    the GIL while it computes, so reading and chunking hide behind encoding)."""
-    results: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def run() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                results.put((True, work(item)))
-        except BaseException as exc:  # handed to the caller, which raises it
-            results.put((False, exc))
-            return
-        results.put((True, _DONE))
-
-    thread = threading.Thread(target=run, name="qa-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            ok, value = results.get()
-            if not ok:
-                raise value
-            if value is _DONE:
-                return
-            yield value
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                results.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        thread.join()
-
-
-_DONE = object()
-
-
-class _Embedder:
-    """Encodes chunks as they arrive, a window at a time, longest first within the window
-    (less padding per batch), and keeps chunk and sentence vectors in arrival order."""
-
-    def __init__(self, encoder: Encoder, batch_size: int, progress: bool) -> None:
-        self.encoder, self.batch_size = encoder, batch_size
-        # 32 batches: sorted by token count within it, padding is that of a global sort on
-        # squad-dev (115k tokens run for 785 chunks; 8 batches: 121k), at 1,024 texts in memory.
-        self.window = batch_size * 32
-        self.pending: list[tuple[int, str, list[tuple[int, int]]]] = []
-        self.vectors: list[np.ndarray] = []
-        self.pooled: list[np.ndarray] = []
-        self.rows: list[tuple[int, int, int]] = []
-        self.count = 0
-        self.bar = None
-        if progress:
-            from tqdm import tqdm
-
-            self.bar = tqdm(unit="chunk", desc="Embedding")
-
-    def add(self, chunks: list[Chunk], titles: dict[str, str]) -> None:
-        for c in chunks:
-            head = titles.get(c.doc_id, "")
-            shift = len(head) + 1 if head else 0
-            spans = sentences(c.text)
-            self.rows.extend((self.count, c.start + s, c.start + e) for s, e in spans)
-            self.pending.append((self.count, f"{head}\n{c.text}" if head else c.text,
-                                 [(s + shift, e + shift) for s, e in spans]))
-            self.vectors.append(None)
-            self.pooled.append(None)
-            self.count += 1
-        if len(self.pending) >= self.window:
-            self._flush()
-
-    def _flush(self) -> None:
-        batch = sorted(self.pending, key=lambda p: -len(p[1]))
-        self.pending = []
-        vecs, pooled = self.encoder.encode_with_spans([p[1] for p in batch], [p[2] for p in batch],
-                                                      batch_size=self.batch_size)
-        for (i, _, _), v, sv in zip(batch, vecs, pooled):
-            self.vectors[i], self.pooled[i] = v, sv
-        _checkpoint("embedding")
-        if self.bar is not None:
-            self.bar.update(len(batch))
-
-    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Chunk vectors, sentence rows ``(chunk index, doc start, doc end)``, sentence vectors
-        (float16: they are many, and only ranked among a few candidates)."""
-        if self.pending:
-            self._flush()
-        if self.bar is not None:
-            self.bar.close()
-        dim = self.encoder.dim
-        vectors = np.stack(self.vectors) if self.vectors else np.zeros((0, dim), dtype="float32")
-        pooled = np.concatenate(self.pooled) if self.pooled else np.zeros((0, dim), dtype="float32")
-        rows = np.array(self.rows, dtype="int32").reshape(-1, 3)
-        return vectors.astype("float32"), rows, pooled.astype("float16")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import signal
 import time
 import warnings
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .embed import Encoder
+from .produce import Accept, Produced
 from .types import Chunk, Document, FileResult
 
 # Chunks per model-actor call, sorted by length inside the call (little padding). Smaller than
@@ -104,9 +104,8 @@ def read_files(batch: dict[str, np.ndarray], root: str, sidecar: dict[str, dict]
     to embed, with its headline in front, and its sentence spans) and one row per file
     (``seq`` = -1: the pickled ``FileResult`` and how many chunk rows the file has)."""
     from . import ingest
-    from .answer import sentences
-    from .build import _title_prefix, file_hash
-    from .chunk import Chunker
+    from .changes import file_hash
+    from .chunk import Chunker, model_text, title_prefix
 
     key = (model, chunk_tokens, overlap_tokens)
     if key not in _CHUNKERS:
@@ -117,12 +116,12 @@ def read_files(batch: dict[str, np.ndarray], root: str, sidecar: dict[str, dict]
     if not base.is_dir():
         raise RuntimeError(f"the corpus folder {root} is not visible on node {os.uname().nodename}: "
                            "every node must see the corpus at the same path (a shared filesystem)")
-    cols: dict[str, list] = {k: [] for k in ("file", "doc", "seq", "start", "end", "n", "text", "shift",
-                                             "spans", "payload")}
+    cols: dict[str, list] = {k: [] for k in ("file", "doc", "seq", "start", "end", "n", "text", "spans",
+                                             "text_spans", "payload")}
 
     def row(**values: Any) -> None:
         for k in cols:
-            cols[k].append(values.get(k, b"" if k in ("spans", "payload") else "" if k == "text" else 0))
+            cols[k].append(values.get(k, b"" if k in _BYTES else "" if k == "text" else 0))
 
     for index, relpath, digest in zip(batch["file"], batch["path"], batch["hash"]):
         try:
@@ -135,17 +134,17 @@ def read_files(batch: dict[str, np.ndarray], root: str, sidecar: dict[str, dict]
         result = ingest.read_file(base, relpath, sidecar)
         count = 0
         for d, doc in enumerate(result.documents):
-            head = _title_prefix(tokens, doc.title)
-            shift = len(head) + 1 if head else 0
+            head = title_prefix(tokens.truncate, doc.title)
             for seq, c in enumerate(chunker.split(doc)):
-                row(file=index, doc=d, seq=seq, start=c.start, end=c.end,
-                    text=f"{head}\n{c.text}" if head else c.text, shift=shift,
-                    spans=np.asarray(sentences(c.text), dtype="int32").tobytes())
+                seen = model_text(head, c.text)
+                row(file=index, doc=d, seq=seq, start=c.start, end=c.end, text=seen.text,
+                    spans=np.asarray(seen.spans, dtype="int32").tobytes(),
+                    text_spans=np.asarray(seen.text_spans, dtype="int32").tobytes())
                 count += 1
         row(file=index, seq=-1, n=count, payload=pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     out = {k: np.asarray(v, dtype="int64" if k in ("file", "n") else "int32") for k, v in cols.items()
-           if k not in ("text", "spans", "payload")}
-    for k in ("text", "spans", "payload"):
+           if k not in ("text", *_BYTES)}
+    for k in ("text", *_BYTES):
         out[k] = np.empty(len(cols[k]), dtype=object)
         out[k][:] = cols[k]
     return out
@@ -154,7 +153,7 @@ def read_files(batch: dict[str, np.ndarray], root: str, sidecar: dict[str, dict]
 class _Embed:
     """Ray actor: one model load, then a batch of chunk rows per call (file rows pass through)."""
 
-    def __init__(self, model: str, threads: int, dim: int, batch_size: int, kill: str | None) -> None:
+    def __init__(self, model: str, threads: int, dim: int, batch_size: int) -> None:
         import torch
 
         from .embed import get_encoder
@@ -164,14 +163,12 @@ class _Embed:
         if self.encoder.dim != dim:
             raise RuntimeError(f"the model on node {os.uname().nodename} gives {self.encoder.dim}-dimensional "
                                f"vectors, the driver's {dim}: every node needs the same model")
-        self.batch_size, self.kill = batch_size, kill
+        self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self._fault_injection()
         rows = np.flatnonzero(batch["seq"] >= 0)
         texts = [str(batch["text"][i]) for i in rows]
-        spans = [[(s + batch["shift"][i], e + batch["shift"][i]) for s, e in _spans(batch["spans"][i])]
-                 for i in rows]
+        spans = [_spans(batch["text_spans"][i]).tolist() for i in rows]
         vectors, pooled = (self.encoder.encode_with_spans(texts, spans, batch_size=self.batch_size) if texts
                            else (np.zeros((0, self.encoder.dim), dtype="float32"), []))  # only file rows
         out = {k: batch[k] for k in ("file", "doc", "seq", "start", "end", "n", "spans", "payload")}
@@ -180,22 +177,13 @@ class _Embed:
         out["pooled"] = np.empty(len(batch["seq"]), dtype=object)
         out["pooled"][:] = b""
         for i, p in zip(rows, pooled):
-            # Sentence vectors go back as float16, as the index stores them (half the traffic).
+            # Sentence vectors go back as float16 (half the traffic): a local build too hands
+            # them to the store as float16, which keeps them as int8 codes.
             out["pooled"][i] = np.asarray(p, dtype="float32").astype("float16").tobytes()
         return out
 
-    def _fault_injection(self) -> None:
-        """For the tests: ``QA_RAY_KILL=always`` kills the actor's process on every call; a path
-        kills it on its first call once (the file marks that it happened)."""
-        if not self.kill:
-            return
-        if self.kill != "always":
-            try:
-                with open(self.kill, "x"):
-                    pass
-            except FileExistsError:
-                return
-        os.kill(os.getpid(), signal.SIGKILL)
+
+_BYTES = ("spans", "text_spans", "payload")  # columns of bytes: an int32 array each, or a pickle
 
 
 def _spans(data: bytes) -> np.ndarray:
@@ -266,11 +254,9 @@ def plan(ray, options: RayOptions) -> tuple[int, int]:
 
 
 def produce_on_ray(options: RayOptions, root: Path, todo: list[str], digests: dict[str, str],
-                   sidecar: dict[str, dict], accept: Callable[[str, FileResult], list[Document]],
-                   settings, dim: int, progress: bool,
-                   log: Callable[[str], None]) -> tuple[list[Document], list[Chunk], np.ndarray,
-                                                        np.ndarray, np.ndarray]:
-    """Read, chunk and embed ``todo`` on Ray; the same five results as the local build."""
+                   sidecar: dict[str, dict], accept: Accept, settings, dim: int, progress: bool,
+                   log: Callable[[str], None]) -> Produced:
+    """Read, chunk and embed ``todo`` on Ray; what ``qa.produce.produce_locally`` makes of them."""
     collected = _Collector(todo, accept, dim)
     if not todo:  # nothing changed: nothing is sent to the cluster
         return collected.finish()
@@ -351,8 +337,7 @@ def _pipeline(ray, options: RayOptions, root: Path, todo: list[str], digests: di
         return ds.map_batches(_Embed, batch_size=options.batch_chunks, batch_format="numpy",
                               compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=threads,
                               fn_constructor_kwargs={"model": settings.model, "threads": threads, "dim": dim,
-                                                     "batch_size": settings.batch_size,
-                                                     "kill": os.environ.get("QA_RAY_KILL")},
+                                                     "batch_size": settings.batch_size},
                               # A dead actor is restarted (its model reloaded) and its batch
                               # retried, a few times: then the build fails, not loops forever.
                               max_restarts=restarts, max_task_retries=restarts)
@@ -379,7 +364,7 @@ def _cause(exc: BaseException) -> str:
 class _Collector:
     """Puts streamed results back in file order, a file as soon as all its chunks are in."""
 
-    def __init__(self, todo: list[str], accept: Callable[[str, FileResult], list[Document]], dim: int) -> None:
+    def __init__(self, todo: list[str], accept: Accept, dim: int) -> None:
         self.todo, self.accept, self.dim = todo, accept, dim
         self.files: dict[int, tuple[FileResult, int]] = {}
         self.parts: dict[int, list[tuple]] = {}
@@ -426,12 +411,9 @@ class _Collector:
             self.rows.extend((row, start + s, start + e) for s, e in spans)
             self.pooled.append(pooled)
 
-    def finish(self) -> tuple[list[Document], list[Chunk], np.ndarray, np.ndarray, np.ndarray]:
+    def finish(self) -> Produced:
         if self.next != len(self.todo):
             missing = self.todo[self.next]
             raise ClusterError(f"the build on Ray ended without all results ({missing} is missing); "
                                "the previous index is unchanged")
-        vectors = np.stack(self.vectors) if self.vectors else np.zeros((0, self.dim), dtype="float32")
-        pooled = np.concatenate(self.pooled) if self.pooled else np.zeros((0, self.dim), dtype="float16")
-        rows = np.array(self.rows, dtype="int32").reshape(-1, 3)
-        return self.docs, self.chunks, vectors.astype("float32"), rows, pooled.astype("float16")
+        return Produced.stack(self.docs, self.chunks, self.vectors, self.rows, self.pooled, self.dim)

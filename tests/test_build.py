@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from qa.store import MANIFEST
 pytestmark = pytest.mark.model
 
 QUESTION = "Which minerals made up most of the exports after Kim Jong-un's fourth trip to China?"
+FAULTS = Path(__file__).with_name("faults.py")  # runs the command line with the build killed at a point
 
 
 def _build(corpus: Path, index: Path, encoder):
@@ -103,14 +105,25 @@ def test_build_killed_midway_leaves_the_old_index_answering(tmp_path, sample_ind
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)
     before = Engine.open(index).ask(QUESTION).to_dict()
+    manifest = (index / MANIFEST).read_text()
+    old = index / json.loads(manifest)["generation"]
     for name in ("000_82916424e9c57ef5.txt", "001_28f2545c660e1931.txt"):
         p = corpus / name
         p.write_text(p.read_text(encoding="utf-8") + "\n\nOne more paragraph so the file changes.\n",
                      encoding="utf-8")
-    env = dict(os.environ, QA_CRASH_AT=point)
-    proc = subprocess.run([sys.executable, "-m", "qa.cli", "build", "--corpus", str(corpus),
-                           "--index", str(index), "--quiet"], env=env, capture_output=True, text=True)
-    assert proc.returncode == -9, proc.stderr
+    proc = subprocess.run([sys.executable, str(FAULTS), point, "build", "--corpus", str(corpus),
+                           "--index", str(index), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    # Killed where the point says: the new generation not begun, written whole but not in
+    # place, or in place but not named by the manifest.
+    new = [p for p in index.iterdir() if p.name.startswith("gen-") and p != old]
+    if point == "embedding":
+        assert new == []
+    else:
+        assert len(new) == 1 and new[0].name.endswith(".tmp") == (point == "writing"), new
+        assert sorted(p.name for p in new[0].iterdir()) == sorted(p.name for p in old.iterdir())
+        assert not (index / f"{MANIFEST}.tmp").exists()
+    assert (index / MANIFEST).read_text() == manifest
     after = Engine.open(index).ask(QUESTION).to_dict()
     assert after["passages"] == before["passages"]
     report = _build(corpus, index, None)
@@ -118,15 +131,45 @@ def test_build_killed_midway_leaves_the_old_index_answering(tmp_path, sample_ind
     assert len([p for p in index.iterdir() if p.name.startswith("gen-")]) == 1
 
 
-def test_a_second_build_waits_for_the_first(tmp_path, sample_index):
+def test_a_second_build_waits_for_the_first(tmp_path, encoder, sample_index):
+    """While one build holds the index, a second one says it waits, writes nothing, and runs
+    once the first is done."""
     from qa.store import build_lock
 
+    corpus = copy_corpus(tmp_path / "corpus")
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)
-    with build_lock(index):
+    manifest = (index / MANIFEST).read_text()
+    change_corpus(corpus, "002_b64ff41df4f991e9.txt")
+    settings = Settings(corpus=str(corpus), index=str(index))
+    said, news, done = [], threading.Event(), []
+
+    def second() -> None:
+        def log(message: str) -> None:
+            said.append(message)
+            news.set()
+
+        try:
+            done.append(build(settings, progress=False, encoder=encoder, log=log))
+        finally:
+            news.set()
+
+    with build_lock(index):  # the first build
         with pytest.raises(IndexProblem, match="Another build"):
             with build_lock(index, wait=False):
                 pass
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert news.wait(timeout=300)
+        assert any("Another build" in m for m in said), said
+        thread.join(timeout=0.5)  # a grace period, for a build that said it waits and went on
+        assert thread.is_alive() and not done
+        assert (index / MANIFEST).read_text() == manifest
+        assert [p.name for p in index.iterdir() if p.name.startswith("gen-")] == [json.loads(manifest)["generation"]]
+    thread.join(timeout=300)
+    assert done and done[0].changed == ["002_b64ff41df4f991e9.txt"]
+    assert json.loads((index / MANIFEST).read_text())["generation"] != json.loads(manifest)["generation"]
+    assert Engine.open(index).ask("When did the ferry cross the Tumen River again?").passages[0].doc_id == "nested/new.md"
 
 
 @pytest.mark.parametrize("damage", ["manifest-garbage", "format", "model", "dimension", "vectors-missing",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from engine_fixtures import encoder, sample_documents  # noqa: F401
 
-from qa.chunk import TITLE_TOKENS, Chunker, locate_chunks
+from qa.chunk import Chunker, locate_chunks, model_text, title_prefix
 from qa.types import Document
 
 
@@ -43,10 +43,10 @@ def test_no_chunk_of_the_sample_corpus_is_truncated(encoder, sample_documents):
     chunker = Chunker(encoder.count_tokens, 200, 40)
     worst = 0
     for doc in sample_documents:
-        title = encoder.truncate(doc.title, TITLE_TOKENS)
+        head = title_prefix(encoder.truncate, doc.title)
         for c in chunker.split(doc):
             assert doc.text[c.start:c.end] == c.text
-            worst = max(worst, encoder.count_tokens(f"{title}\n{c.text}") + 2)
+            worst = max(worst, encoder.count_tokens(model_text(head, c.text).text) + 2)
     assert 0 < worst <= encoder.max_tokens
 
 
@@ -61,3 +61,16 @@ def test_repeated_paragraphs_keep_exact_offsets(encoder):
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
     for c in chunks:
         assert text[c.start:c.end] == c.text
+
+
+def test_model_text_puts_the_headline_in_front_and_moves_the_sentences_with_it():
+    chunk = "Coal barges crossed the river. Seafood went through Dandong! A third sentence"
+    head = title_prefix(lambda text, n: " ".join(text.split()[:n]), "Exports after the fourth trip")
+    seen = model_text(head, chunk)
+    assert seen.text == f"{head}\n{chunk}" and seen.text.endswith(chunk)
+    assert len(seen.spans) == len(seen.text_spans) == 3
+    for (s, e), (ts, te) in zip(seen.spans, seen.text_spans):
+        assert seen.text[ts:te] == chunk[s:e]
+    assert [chunk[s:e] for s, e in seen.spans][1] == "Seafood went through Dandong!"
+    alone = model_text(title_prefix(lambda text, n: text, ""), chunk)
+    assert alone.text == chunk and alone.text_spans == alone.spans == seen.spans

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from engine_fixtures import ROOT, change_corpus, copy_corpus, encoder  # noqa: F401
+from faults import actor_calls, killing_actor
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 ray = pytest.importorskip("ray")
 
-from qa import Engine, store  # noqa: E402
+from qa import Engine, distributed, store  # noqa: E402
 from qa.build import build  # noqa: E402
 from qa.distributed import ClusterError, RayOptions  # noqa: E402
 from qa.settings import Settings  # noqa: E402
@@ -30,6 +31,7 @@ QUESTIONS = ["Which minerals made up most of the exports after Kim Jong-un's fou
              "How do Chinese boats reach North Korean ships at sea?",
              "seafood smuggled into Dandong"]
 ORIGINAL, COPY = "002_b64ff41df4f991e9.txt", "copy of 002.txt"
+FAULTS = Path(__file__).with_name("faults.py")  # runs the command line with the model actor killing itself
 # Sentence vectors are int8 codes of float16 vectors: a float16 difference may turn a code by one.
 VECTOR_TOLERANCE = {"float32": 1e-4, "float16": 2e-3, "int8": 1.5}
 
@@ -181,9 +183,11 @@ def _same_content(fresh: Path, incremental: Path) -> None:
 def test_a_worker_killed_mid_build_is_survived(built, tmp_path, cluster, encoder, monkeypatch):
     corpus, local, _, _, _, _ = built
     marker = tmp_path / "killed"
-    monkeypatch.setenv("QA_RAY_KILL", str(marker))  # the model actor kills its own process, once
+    monkeypatch.setattr(distributed, "_Embed", killing_actor(once=marker))  # the model actor kills itself, once
     _build(corpus, tmp_path / "index", encoder, RayOptions(address=cluster, workers=1))
-    assert marker.exists()  # it did die, and Ray restarted it and retried its batch
+    # It died on its first call, and Ray restarted it (another process) and retried its batch.
+    killed, calls = int(marker.read_text()), actor_calls(marker)
+    assert calls[0] == killed and len(calls) > 1 and killed not in calls[1:], calls
     assert_same_index(local, tmp_path / "index")
 
 
@@ -196,9 +200,10 @@ def test_a_failure_retries_cannot_mend_leaves_the_previous_index(built, tmp_path
     manifest = (index / store.MANIFEST).read_text()
     path = corpus / "000_82916424e9c57ef5.txt"
     path.write_text(path.read_text(encoding="utf-8") + "\n\nOne more paragraph.\n", encoding="utf-8")
-    env = dict(os.environ, QA_RAY_KILL="always", QA_RAY_RESTARTS="1")  # dies on every batch
-    proc = subprocess.run([sys.executable, "-m", "qa.cli", "build", "--corpus", str(corpus), "--index", str(index),
-                           "--quiet", "--ray", cluster], env=env, capture_output=True, text=True, cwd=ROOT)
+    env = dict(os.environ, QA_RAY_RESTARTS="1")
+    proc = subprocess.run([sys.executable, str(FAULTS), "ray-actor", "build", "--corpus", str(corpus),  # dies on every batch
+                           "--index", str(index), "--quiet", "--ray", cluster], env=env, capture_output=True, text=True,
+                          cwd=ROOT)
     assert proc.returncode == 1, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("qa: the build on Ray failed, the previous index is unchanged: "), proc.stderr
