@@ -8,7 +8,8 @@ no vector may change with where the code lives.)
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+import functools
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -22,85 +23,39 @@ class Embedded(NamedTuple):
     span_vectors: list[np.ndarray]  # per text, (its spans, dim) float32, unit length
 
 
-class _Numpy:
-    """The operations whose numpy and torch spellings differ, in numpy."""
-
-    @staticmethod
-    def cast(x, like):
-        return x.astype(like.dtype)
-
-    @staticmethod
-    def floor(x, lowest: float):
-        return np.maximum(x, lowest)
-
-    @staticmethod
-    def normalize(x):
-        return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-    @staticmethod
-    def where(condition, x, y):
-        return np.where(condition, x, y)
-
-    @staticmethod
-    def array(values, like):
-        return np.asarray(values, dtype=like.dtype).reshape(-1, 2)
-
-    @staticmethod
-    def numpy(x) -> np.ndarray:
-        return x.astype("float32")
+def normalize(x: np.ndarray) -> np.ndarray:
+    """``torch.nn.functional.normalize(x, dim=-1)`` in numpy: x / max(||x||, 1e-12)."""
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-class _Torch:
-    """The same operations in torch (imported when first used: the onnx encoder never needs it)."""
+class _Library(NamedTuple):
+    """The operations whose numpy and torch spellings differ."""
 
-    @staticmethod
-    def cast(x, like):
-        return x.to(like.dtype)
-
-    @staticmethod
-    def floor(x, lowest: float):
-        return x.clamp(min=lowest)
-
-    @staticmethod
-    def normalize(x):
-        import torch
-
-        return torch.nn.functional.normalize(x, dim=-1)
-
-    @staticmethod
-    def where(condition, x, y):
-        import torch
-
-        return torch.where(condition, x, y)
-
-    @staticmethod
-    def array(values, like):
-        import torch
-
-        return torch.tensor(values, dtype=like.dtype)
-
-    @staticmethod
-    def numpy(x) -> np.ndarray:
-        return x.numpy()
+    cast: Callable[[Any, Any], Any]  # (array, dtype)
+    array: Callable[[Any, Any], Any]  # (nested lists, dtype): a new array
+    floor: Callable[[Any, float], Any]  # (array, lowest): elementwise max
+    normalize: Callable[[Any], Any]  # along the last axis
 
 
-def _ops(x: Any):
-    return _Numpy if isinstance(x, np.ndarray) else _Torch
+_NUMPY = _Library(np.ndarray.astype, np.asarray, np.maximum, normalize)
 
 
-def _mean(tokens, mask, ops):
-    weights = ops.cast(mask[..., None], tokens)
-    return (tokens * weights).sum(1) / ops.floor(weights.sum(1), 1e-9)
+@functools.cache
+def _torch() -> _Library:
+    import torch  # here: the onnx encoder never needs it
+
+    return _Library(torch.Tensor.to, lambda values, dtype: torch.tensor(values, dtype=dtype), torch.clamp_min,
+                    functools.partial(torch.nn.functional.normalize, dim=-1))
+
+
+def _mean(tokens, mask, lib: _Library):
+    weights = lib.cast(mask[..., None], tokens.dtype)
+    return (tokens * weights).sum(1) / lib.floor(weights.sum(1), 1e-9)
 
 
 def mean_pool(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The mean of each text's real (unmasked) token embeddings: sentence-transformers' pooling."""
-    return _mean(tokens, mask, _Numpy)
-
-
-def normalize(x: np.ndarray) -> np.ndarray:
-    """``torch.nn.functional.normalize(x, dim=-1)`` in numpy: x / max(||x||, 1e-12)."""
-    return _Numpy.normalize(x)
+    return _mean(tokens, mask, _NUMPY)
 
 
 def pool(tokens, mask, offsets, spans: Spans) -> Embedded:
@@ -111,8 +66,8 @@ def pool(tokens, mask, offsets, spans: Spans) -> Embedded:
     numpy arrays or all torch tensors; ``spans``: one list of spans per text. A span's vector
     is the mean of the tokens lying wholly inside it.
     """
-    ops = _ops(tokens)
-    means = _mean(tokens, mask, ops)
+    lib = _NUMPY if isinstance(tokens, np.ndarray) else _torch()
+    means = _mean(tokens, mask, lib)
     dim = tokens.shape[-1]
     real = (offsets[..., 1] > offsets[..., 0]) & (mask != 0)
     span_vectors = []
@@ -120,12 +75,12 @@ def pool(tokens, mask, offsets, spans: Spans) -> Embedded:
         if not text_spans:
             span_vectors.append(np.zeros((0, dim), dtype="float32"))
             continue
-        bounds = ops.array(text_spans, offsets)  # (spans, 2)
-        inside = ops.cast(real[j][None, :] & (offsets[j, :, 0][None, :] >= bounds[:, :1])
-                          & (offsets[j, :, 1][None, :] <= bounds[:, 1:]), tokens)
+        bounds = lib.array(text_spans, offsets.dtype)  # (spans, 2)
+        inside = lib.cast(real[j][None, :] & (offsets[j, :, 0][None, :] >= bounds[:, :1])
+                          & (offsets[j, :, 1][None, :] <= bounds[:, 1:]), tokens.dtype)
         counts = inside.sum(1)[:, None]
-        pooled = inside @ tokens[j] / ops.floor(counts, 1)
+        pooled = inside @ tokens[j] / lib.floor(counts, 1)
         # A span cut off by the window (no tokens inside) takes the chunk's vector.
-        pooled = ops.where(counts > 0, pooled, means[j][None, :])
-        span_vectors.append(ops.numpy(ops.normalize(pooled)))
-    return Embedded(ops.numpy(ops.normalize(means)), span_vectors)
+        pooled[counts[:, 0] == 0] = means[j]
+        span_vectors.append(np.asarray(lib.normalize(pooled), dtype="float32"))
+    return Embedded(np.asarray(lib.normalize(means), dtype="float32"), span_vectors)
