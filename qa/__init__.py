@@ -5,6 +5,9 @@ from qa import Engine
 engine = Engine.build(corpus="corpus", index="index")
 answer = engine.ask("Who is smuggling minerals into China?", k=5)
 ```
+
+The package's public names. Importing it sets the offline, quiet environment of
+``qa/environment.py`` (as defaults) before its other modules load.
 """
 from __future__ import annotations
 

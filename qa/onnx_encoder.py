@@ -1,4 +1,5 @@
-"""The bundled model's transformer run by onnxruntime instead of torch (issue 5: faster encoders).
+"""The model's transformer run by onnxruntime instead of torch (issue 5: faster encoders): its
+export to a local ONNX file (and int8 quantisation), and the encoder that runs that file.
 
 Nothing is downloaded: :func:`export` writes the transformer of a loaded :class:`qa.torch_encoder.Encoder`
 to a local folder with ``torch.onnx.export`` (inputs ``input_ids``, ``attention_mask``,
