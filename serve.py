@@ -5,16 +5,15 @@
 Login is optional: QA_AUTH_FILE names a file of ``user:password`` lines, QA_AUTH holds
 ``user:pass,user2:pass2``. Keep both outside the repository.
 """
-import os
 import time
 
 STARTED = time.monotonic()
 
-# Before gradio or torch are imported: no telemetry, nothing from the hub, quiet model loads.
-for name, value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"),
-                    ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                    ("TOKENIZERS_PARALLELISM", "false")):
-    os.environ[name] = value
+# Before gradio or torch are imported (importing qa imports neither), and over the caller's
+# values: the server never fetches from the hub or sends telemetry.
+from qa import environment  # noqa: E402
+
+environment.apply(force=True)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

@@ -36,11 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "data" / "news_questions.jsonl"
 WORK = Path(os.environ.get("QA_BENCH_WORK", "/tmp/qa-bench"))
 HOST = "127.0.0.1"  # loopback only, never configurable
-QUIET_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-             "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-             "TOKENIZERS_PARALLELISM": "false"}
-for _name, _value in QUIET_ENV.items():
-    os.environ.setdefault(_name, _value)
+# Forced on the children (the server, the build) as serve.py forces it on itself; this process
+# has it as defaults from common.
+from qa.environment import QUIET as QUIET_ENV  # noqa: E402
 
 
 def load_questions(path: Path = QUESTIONS) -> list[tuple[str, list[str]]]:

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SQUAD = Path(os.environ.get("QA_BENCH_SQUAD", ROOT.parent / "shared" / "eval" / "squad-dev"))
 WORK = Path(os.environ.get("QA_BENCH_WORK", "/tmp/qa-bench"))
-for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                      ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
-    os.environ.setdefault(_name, _value)
+from qa import environment  # noqa: E402
+
+environment.apply()
 
 
 def table(headers: list[str], rows: list[list]) -> str:

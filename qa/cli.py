@@ -3,14 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import textwrap
 
-for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                      ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
-    os.environ.setdefault(_name, _value)
-
+# The offline, quiet environment is already set: importing qa.cli runs qa/__init__ first.
 from .settings import ENCODERS, MODES, Settings  # noqa: E402
 from .store import IndexProblem  # noqa: E402
 

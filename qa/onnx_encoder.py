@@ -1,16 +1,17 @@
-"""The bundled model's transformer run by onnxruntime instead of torch (issue 5: faster encoders).
+"""The model's transformer run by onnxruntime instead of torch (issue 5: faster encoders): its
+export to a local ONNX file (and int8 quantisation), and the encoder that runs that file.
 
-Nothing is downloaded: :func:`export` writes the transformer of a loaded :class:`qa.embed.Encoder`
+Nothing is downloaded: :func:`export` writes the transformer of a loaded :class:`qa.torch_encoder.Encoder`
 to a local folder with ``torch.onnx.export`` (inputs ``input_ids``, ``attention_mask``,
 ``token_type_ids``; output ``last_hidden_state``; dynamic batch and sequence axes), and can
 quantise it to int8 with onnxruntime's dynamic quantisation (MatMul weights only, per channel),
 keeping the first settings whose embeddings stay at cosine >= ``min_cosine`` to the fp32 export.
 
-:class:`OnnxEncoder` is an :class:`~qa.embed.Encoder` (same tokenizer, ``count_tokens``,
+:class:`OnnxEncoder` is an :class:`~qa.torch_encoder.Encoder` (same tokenizer, ``count_tokens``,
 ``truncate``, ``max_tokens``, ``dim``) whose ``encode``, ``encode_query`` and
 ``encode_with_spans`` run the forward pass in an ``onnxruntime.InferenceSession``, with the
-same tokenisation, mean pooling, span pooling, normalisation, return types and order as
-``qa/embed.py``. Needs ``onnxruntime`` (and ``onnx`` for the export and quantisation), not
+same tokenisation, return types and order as the torch encoder, and its pooling
+(``qa/pooling.py``). Needs ``onnxruntime`` (and ``onnx`` for the export and quantisation), not
 ``sentence-transformers[onnx]`` or optimum.
 
     enc = OnnxEncoder.exported(bundled_model_path(), "/tmp/qa-onnx/model", int8=True)
@@ -29,7 +30,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .embed import Encoder
+from .pooling import Embedded, Spans, mean_pool, normalize, pool
+from .torch_encoder import Encoder
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "last_hidden_state"
@@ -168,21 +170,11 @@ def _feed(encoded) -> dict[str, np.ndarray]:
     return {name: np.asarray(encoded[name], dtype="int64") for name in INPUTS}
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    """``torch.nn.functional.normalize(x, dim=-1)``: x / max(||x||, 1e-12)."""
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-def _mean_pool(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    weights = mask[..., None].astype(tokens.dtype)
-    return (tokens * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
-
-
 def _mean_pooled(session, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     enc = encoder.tokenizer(list(texts), padding=True, truncation=True, max_length=encoder.max_tokens,
                             return_tensors="np")
     tokens = session.run([OUTPUT], _feed(enc))[0]
-    return _normalize(_mean_pool(tokens, enc["attention_mask"])).astype("float32")
+    return normalize(mean_pool(tokens, enc["attention_mask"])).astype("float32")
 
 
 class OnnxEncoder(Encoder):
@@ -238,42 +230,25 @@ class OnnxEncoder(Encoder):
             for lo in range(0, len(texts), batch_size):
                 batch = [texts[i] for i in order[lo:lo + batch_size]]
                 tokens, mask = self._forward(session, batch)
-                vectors[lo:lo + len(batch)] = _normalize(_mean_pool(tokens, mask))
+                vectors[lo:lo + len(batch)] = normalize(mean_pool(tokens, mask))
         return np.ascontiguousarray(vectors[np.argsort(order)], dtype="float32")
 
-    def encode_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
-                          batch_size: int = 32) -> tuple[np.ndarray, list[np.ndarray]]:
+    def encode_with_spans(self, texts: Sequence[str], spans: Spans, batch_size: int = 32) -> Embedded:
         """As :meth:`Encoder.encode_with_spans`: chunk vectors and the vectors of character spans
         inside them (mean of the token embeddings inside each span, normalised), one forward pass."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         texts, spans = [texts[i] for i in order], [spans[i] for i in order]
         vectors = np.zeros((len(texts), self.dim), dtype="float32")
-        pooled: list[np.ndarray] = []
+        span_vectors: list[np.ndarray] = []
         with self._encode_lock:
             for lo in range(0, len(texts), batch_size):
                 batch = texts[lo:lo + batch_size]
                 enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens,
                                      return_tensors="np", return_offsets_mapping=True)
                 offsets = enc.pop("offset_mapping")
-                mask = enc["attention_mask"]
                 tokens = self.session.run([OUTPUT], _feed(enc))[0]  # (batch, length, dim)
-                means = _mean_pool(tokens, mask)
-                vectors[lo:lo + len(batch)] = _normalize(means)
-                real = (offsets[..., 1] > offsets[..., 0]) & mask.astype(bool)
-                for j, text_spans in enumerate(spans[lo:lo + len(batch)]):
-                    if not text_spans:
-                        pooled.append(np.zeros((0, self.dim), dtype="float32"))
-                        continue
-                    bounds = np.asarray(text_spans, dtype=offsets.dtype).reshape(-1, 2)  # (spans, 2)
-                    inside = (real[j][None, :] & (offsets[j, :, 0][None, :] >= bounds[:, :1])
-                              & (offsets[j, :, 1][None, :] <= bounds[:, 1:])).astype(tokens.dtype)
-                    counts = inside.sum(1, keepdims=True)
-                    span_vectors = inside @ tokens[j] / np.maximum(counts, 1)
-                    # A span cut off by the window (no tokens inside) takes the chunk's vector.
-                    span_vectors = np.where(counts > 0, span_vectors, means[j][None, :])
-                    pooled.append(_normalize(span_vectors).astype("float32"))
+                pooled = pool(tokens, enc["attention_mask"], offsets, spans[lo:lo + len(batch)])
+                vectors[lo:lo + len(batch)] = pooled.vectors
+                span_vectors.extend(pooled.span_vectors)
         back = np.argsort(order)
-        return vectors[back], [pooled[i] for i in back]
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text], batch_size=1)
+        return Embedded(vectors[back], [span_vectors[i] for i in back])

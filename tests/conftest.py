@@ -10,10 +10,9 @@ import os
 from pathlib import Path
 
 # Before anything imports gradio or torch: no telemetry, no hub, no progress bars.
-for _name, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"),
-                      ("TRANSFORMERS_OFFLINE", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
-                      ("TOKENIZERS_PARALLELISM", "false")):
-    os.environ.setdefault(_name, _value)
+from qa import environment
+
+environment.apply()
 
 import pytest  # noqa: E402
 from engine_fixtures import encoder, sample_engine, sample_index  # noqa: E402,F401

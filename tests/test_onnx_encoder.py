@@ -54,7 +54,8 @@ def test_encode_matches_torch(encoders, name):
     assert got.dtype == np.float32 and got.shape == ref.shape and got.flags.c_contiguous
     assert np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-4)
     assert (got * ref).sum(1).min() >= 0.99
-    query = onnx[name].encode_query(TEXTS[0])  # the single-thread query session
+    query = onnx[name].encode_query(TEXTS[0])
+    assert onnx[name]._query_session not in (None, onnx[name].session)  # its own 1-thread session
     assert query.shape == (1, torch_encoder.dim)
     assert float(query[0] @ torch_encoder.encode_query(TEXTS[0])[0]) >= 0.99
     assert onnx[name].encode([]).shape == (0, torch_encoder.dim)
@@ -83,11 +84,22 @@ def test_encode_with_spans_matches_torch(encoders, name):
 
 
 def test_tokenizer_helpers_are_the_encoders(encoders):
-    torch_encoder, onnx = encoders
-    text = TEXTS[3]
-    assert onnx["fp32"].count_tokens(text) == torch_encoder.count_tokens(text)
-    assert onnx["fp32"].truncate(text, 20) == torch_encoder.truncate(text, 20)
-    assert onnx["fp32"].dim == torch_encoder.dim and onnx["fp32"].max_tokens == torch_encoder.max_tokens
+    """count_tokens, truncate, max_tokens and dim describe what the ONNX session is fed and returns
+    (the chunker sizes chunks with them), not only what the torch encoder's tokenizer says."""
+    _, onnx = encoders
+    enc = onnx["fp32"]
+    for text in TEXTS[:3] + SHORT:
+        _, mask = enc._forward(enc.session, [text])
+        assert int(mask.sum()) == enc.count_tokens(text) + 2  # [CLS] and [SEP] besides the word pieces
+    assert enc.session.get_outputs()[0].shape[-1] == enc.dim == enc.encode(TEXTS[:1]).shape[1]
+    # The session sees max_tokens tokens of a long text: cut to max_tokens - 2 word pieces by
+    # truncate, the text gives the same vector to the bit; one word piece fewer does not.
+    long = TEXTS[3]
+    assert enc.count_tokens(long) > enc.max_tokens
+    window = enc.truncate(long, enc.max_tokens - 2)
+    assert enc.count_tokens(window) == enc.max_tokens - 2
+    assert np.array_equal(enc.encode([window]), enc.encode([long]))
+    assert not np.array_equal(enc.encode([enc.truncate(long, enc.max_tokens - 3)]), enc.encode([long]))
 
 
 def test_an_index_built_with_the_int8_encoder_is_queried_with_it(tmp_path, monkeypatch):
