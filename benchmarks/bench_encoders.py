@@ -42,9 +42,7 @@ def load() -> str:
 def chunk_inputs(settings, encoder, limit: int) -> tuple[list[str], list[list[tuple[int, int]]]]:
     """The texts and sentence spans the build embeds, for the first ``limit`` chunks of the corpus."""
     from qa import ingest
-    from qa.answer import sentences
-    from qa.build import _title_prefix
-    from qa.chunk import Chunker
+    from qa.chunk import Chunker, model_text, title_prefix
 
     root = Path(settings.corpus)
     sidecar, _ = ingest.load_sidecar(root)
@@ -53,10 +51,10 @@ def chunk_inputs(settings, encoder, limit: int) -> tuple[list[str], list[list[tu
     for f in ingest.list_files(root):
         docs = ingest.read_file(root, f, sidecar).documents
         for c in chunker.split_many(docs):
-            head = _title_prefix(encoder, next(d.title for d in docs if d.doc_id == c.doc_id))
-            shift = len(head) + 1 if head else 0
-            texts.append(f"{head}\n{c.text}" if head else c.text)
-            spans.append([(s + shift, e + shift) for s, e in sentences(c.text)])
+            seen = model_text(title_prefix(encoder.truncate, next(d.title for d in docs if d.doc_id == c.doc_id)),
+                              c.text)
+            texts.append(seen.text)
+            spans.append(seen.text_spans)
             if len(texts) == limit:
                 return texts, spans
     return texts, spans
