@@ -23,6 +23,7 @@ class DenseIndex(ABC):
     """
 
     kind: ClassVar[str]  # the manifest's ``vector_index.type``
+    faiss_class: ClassVar[str]  # the FAISS class of an index of this kind
 
     def __init__(self, index, nprobe: int = 64) -> None:
         self.index = index
@@ -33,9 +34,11 @@ class DenseIndex(ABC):
         """The manifest's ``vector_index`` for a new index of ``count`` vectors."""
 
     @classmethod
-    @abstractmethod
     def holds(cls, index) -> bool:
         """Whether the (downcast) FAISS ``index`` is of this kind."""
+        import faiss
+
+        return isinstance(index, getattr(faiss, cls.faiss_class))
 
     @classmethod
     @abstractmethod

@@ -13,16 +13,11 @@ class FlatIndex(DenseIndex):
     """Exact search (``IndexFlatIP``); its vectors are the index's own memory, no second file."""
 
     kind = "flat"
+    faiss_class = "IndexFlat"
 
     @classmethod
     def plan(cls, count: int) -> dict[str, Any]:
         return {"type": cls.kind}
-
-    @classmethod
-    def holds(cls, index) -> bool:
-        import faiss
-
-        return isinstance(index, faiss.IndexFlat)
 
     @classmethod
     def build(cls, vectors: np.ndarray, plan: dict[str, Any], start_from=None) -> "FlatIndex":

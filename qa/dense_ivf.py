@@ -29,6 +29,7 @@ class IvfIndex(DenseIndex):
     also keeps its vectors in row order (``vectors.npy``) for a build to read back."""
 
     kind = "ivf"
+    faiss_class = "IndexIVFFlat"
 
     def __init__(self, index, nprobe: int = 64) -> None:
         import faiss
@@ -40,12 +41,6 @@ class IvfIndex(DenseIndex):
     @classmethod
     def plan(cls, count: int) -> dict[str, Any]:
         return {"type": cls.kind, "nlist": ivf_lists(count)}
-
-    @classmethod
-    def holds(cls, index) -> bool:
-        import faiss
-
-        return isinstance(index, faiss.IndexIVFFlat)
 
     @classmethod
     def build(cls, vectors: np.ndarray, plan: dict[str, Any], start_from=None) -> "IvfIndex":
