@@ -6,7 +6,6 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
-
 from .answer import overlaps
 from .embed import Encoder, get_encoder
 from .filters import doc_mask
