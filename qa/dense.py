@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 FILE = "vectors.faiss"
+
+
+class Hits(NamedTuple):
+    """What a search found: rows (-1 where fewer were found) and their scores, best first."""
+
+    rows: np.ndarray
+    scores: np.ndarray
 
 
 class DenseIndex(ABC):
@@ -59,9 +66,10 @@ class DenseIndex(ABC):
         if len(vectors):
             self.index.add(vectors)
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and rows of the ``k`` nearest to each query row (rows -1 past the end)."""
-        return self.index.search(query, k)
+    def search(self, query: np.ndarray, k: int) -> Hits:
+        """The ``k`` nearest to each query row."""
+        scores, rows = self.index.search(query, k)
+        return Hits(rows, scores)
 
     def write(self, folder: Path, vectors: np.ndarray) -> None:
         import faiss

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .dense import DenseIndex, copy, reusable
+from .dense import DenseIndex, Hits, copy, reusable
 from .index_files import IndexProblem, RowReader
 
 TRAIN_PER_LIST = 64  # k-means sample: 64 vectors per cell
@@ -70,8 +70,9 @@ class IvfIndex(DenseIndex):
     def read_flags(cls, mapped: bool) -> int:
         return 0  # read whole: FAISS maps IVF lists only as on-disk lists, which it cannot copy
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.index.search(query, k, params=self.params)
+    def search(self, query: np.ndarray, k: int) -> Hits:
+        scores, rows = self.index.search(query, k, params=self.params)
+        return Hits(rows, scores)
 
     def write(self, folder: Path, vectors: np.ndarray) -> None:
         super().write(folder, vectors)

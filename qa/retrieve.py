@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .dense import Hits
 from .generation import Generation
 from .lexical import tokenize
 from .settings import Blend
@@ -19,6 +20,15 @@ class QueryTerms(NamedTuple):
 
     words: dict[int, float]
     pairs: dict[int, float]
+
+
+class SentenceScores(NamedTuple):
+    """The sentences of some chunks: their ids, how many each chunk has, their cosines and BM25."""
+
+    ids: np.ndarray
+    per_chunk: np.ndarray
+    sims: np.ndarray
+    lex: np.ndarray
 
 
 class BestSentence(NamedTuple):
@@ -123,18 +133,18 @@ class Retriever:
     def size(self) -> int:
         return int(self.index.ntotal)
 
-    def dense(self, qvec: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``n`` chunk rows by cosine similarity (rows, scores)."""
+    def dense(self, qvec: np.ndarray, n: int, allowed: np.ndarray | None) -> Hits:
+        """Top ``n`` chunk rows by cosine similarity."""
         if self.size == 0 or n <= 0:
-            return np.zeros(0, dtype="int64"), np.zeros(0, dtype="float32")
+            return Hits(np.zeros(0, dtype="int64"), np.zeros(0, dtype="float32"))
         if allowed is None:
-            scores, rows = self.dense_index.search(qvec.reshape(1, -1), min(n, self.size))
+            rows, scores = self.dense_index.search(qvec.reshape(1, -1), min(n, self.size))
             keep = rows[0] >= 0
-            return rows[0][keep].astype("int64"), scores[0][keep]
+            return Hits(rows[0][keep].astype("int64"), scores[0][keep])
         ids = np.flatnonzero(allowed)
         sims = self.vectors[ids] @ qvec.ravel()
         top = _top(sims, n)
-        return ids[top], sims[top]
+        return Hits(ids[top], sims[top])
 
     def query_terms(self, text: str, term_weights: dict[str, float] | None = None) -> QueryTerms:
         """The query's terms (for chunks and sentences) and word pairs, as BM25 columns."""
@@ -150,13 +160,13 @@ class Retriever:
         self.bm25.prefetch(terms.words)
         self.pair_bm25.prefetch(terms.pairs)
 
-    def sentence_scores(self, rows: np.ndarray, qvec: np.ndarray, terms: dict[int, float]):
-        """Per candidate chunk: its sentence ids, their cosine and their BM25 with the query."""
+    def sentence_scores(self, rows: np.ndarray, qvec: np.ndarray, terms: dict[int, float]) -> SentenceScores:
+        """The sentences of the chunks ``rows``, with their cosine and BM25 with the query."""
         lo, hi = self.sentence_bounds[rows], self.sentence_bounds[rows + 1]
         ids = _ranges(lo, hi)
         sims = self.sentence_vectors.dot(ids, qvec) if len(ids) else np.zeros(0, dtype="float32")
         lex = self.sentence_bm25.scores_of(terms, ids, idf=self.bm25.idf)
-        return ids, hi - lo, sims, lex
+        return SentenceScores(ids, hi - lo, sims, lex)
 
     def search(self, qvec: np.ndarray, text: str, mode: str, allowed_docs: np.ndarray | None = None,
                terms: QueryTerms | None = None) -> Candidates:

@@ -19,7 +19,7 @@ def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
 
 
 def finds_itself(dense, vectors: np.ndarray) -> bool:
-    _, rows = dense.search(vectors, 1)
+    rows = dense.search(vectors, 1).rows
     return bool((rows[:, 0] == np.arange(len(vectors))).all())
 
 
