@@ -21,11 +21,11 @@ import numpy as np
 
 from qa import Engine
 from qa.evaluate import evaluate, load_questions
-from qa.settings import Settings
+from qa.settings import Blend, Settings
 
 BASE = Settings()
-OFF = {"dense": "weight_dense", "sentence cosine": "weight_sentence", "chunk BM25": "weight_bm25",
-       "sentence BM25": "weight_sentence_bm25", "word pairs": "weight_pairs"}
+OFF = {"dense": "dense", "sentence cosine": "sentence", "chunk BM25": "bm25",
+       "sentence BM25": "sentence_bm25", "word pairs": "pairs"}  # lever: its field of ``Blend``
 
 
 def rows() -> list[tuple[str, str, dict]]:
@@ -35,12 +35,11 @@ def rows() -> list[tuple[str, str, dict]]:
         ("BM25 alone, k1=0.9 b=0.4 (default)", "bm25", {}),
         ("dense alone", "dense", {}),
         ("chunk cosine + chunk BM25 only (0.6/0.4)", "hybrid",
-         {"weight_dense": 0.6, "weight_sentence": 0.0, "weight_bm25": 0.4, "weight_sentence_bm25": 0.0,
-          "weight_pairs": 0.0}),
+         {"blend": Blend(dense=0.6, sentence=0.0, bm25=0.4, sentence_bm25=0.0, pairs=0.0)}),
         ("**hybrid, all levers (default)**", "hybrid", {}),
     ]
     for lever, field in OFF.items():
-        table.append((f"hybrid without {lever}", "hybrid", {field: 0.0}))
+        table.append((f"hybrid without {lever}", "hybrid", {"blend": replace(BASE.blend, **{field: 0.0})}))
     table.append(("hybrid, classic BM25 k1=1.2 b=0.75", "hybrid", {"bm25_k1": 1.2, "bm25_b": 0.75}))
     return table
 

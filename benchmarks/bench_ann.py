@@ -12,7 +12,7 @@ hard case for a graph, whose neighbours all look alike). Queries are real squad-
 encoded by the real model. The truth is exact inner-product search (numpy, batched).
 
 Per size: the flat index's single-query search time (FAISS, one thread, as the engine runs it);
-the IVF-Flat index the engine builds past ``ann_min_chunks`` (``store.write_vectors``: 4 sqrt(n)
+the IVF-Flat index the engine builds past ``ann_min_chunks`` (``dense_ivf.IvfIndex``: 4 sqrt(n)
 cells, k-means on 64 vectors a cell), for each nprobe; the HNSW graph (inner product, M and
 efConstruction as given; measured and not used by the engine) built on both cores, its build
 time and size; then for each nprobe / efSearch, recall@10 (the exact top 10 found in HNSW's top
@@ -36,6 +36,7 @@ from common import WORK, footer, ms, pct, questions, squad_index, table
 
 def load(size: str) -> np.ndarray:
     from qa import store
+    from qa.dense_flat import flat_vectors
 
     if size.startswith("mix-"):
         return mixtures(parse_size(size[4:]))
@@ -47,7 +48,7 @@ def load(size: str) -> np.ndarray:
     folder = store.generation_dir(index, manifest)
     n = manifest["counts"]["chunks"]
     faiss_index = store.read_vectors(folder, manifest["dim"], n)  # alive while its vectors are read
-    vectors = np.array(store.flat_vectors(faiss_index), dtype="float32")
+    vectors = np.array(flat_vectors(faiss_index), dtype="float32")
     if size == "real":
         _, sentence_vectors = store.read_sentences(folder, n)
         vectors = np.concatenate([vectors, np.asarray(sentence_vectors, dtype="float32")])
@@ -136,10 +137,11 @@ def ivf_rows(size: str, vectors: np.ndarray, queries: np.ndarray, true: np.ndarr
     import faiss
 
     from qa import store
+    from qa.dense_ivf import IvfIndex
 
     with tempfile.TemporaryDirectory() as folder:  # the engine's own writer, as a build makes it
         t = time.perf_counter()
-        plan = store.write_vectors(Path(folder), vectors, {"type": "ivf", "nlist": store.ivf_lists(len(vectors))})
+        plan = store.write_vectors(Path(folder), vectors, IvfIndex.plan(len(vectors)))
         built = time.perf_counter() - t
         ivf = faiss.read_index(str(Path(folder) / "vectors.faiss"))
     nlist = plan["nlist"]

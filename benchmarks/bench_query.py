@@ -62,9 +62,7 @@ def measure(n: int, n_questions: int, warmup: int) -> dict:
     qs = questions(warmup + n_questions, seed=1)
     for q in qs[:warmup]:
         engine.ask(q, k=5)
-    ret, cand, s = engine.retriever, engine.settings.candidates, engine.settings
-    blend = s.blend() if hasattr(s, "blend") else (s.weight_dense, s.weight_sentence, s.weight_bm25,
-                                                    s.weight_sentence_bm25)
+    ret, cand = engine.retriever, engine.settings.candidates
     t: dict[str, list[float]] = {k: [] for k in ("ask", "floor", "encode", "faiss", "numpy", "bm25_all",
                                                  "search", "sentences", "passages", "candidates")}
     for q in qs[warmup:]:
@@ -79,7 +77,7 @@ def measure(n: int, n_questions: int, warmup: int) -> dict:
         try:  # the stages, through the engine's own (internal) methods; skipped if they change
             v = vec.ravel()
             a = time.perf_counter()
-            if ret.params is None:  # flat only: a full scan would page in every vector IVF never reads
+            if ret.dense_index.kind == "flat":  # flat only: a full scan would page in every vector IVF never reads
                 sims = ret.vectors @ v
                 top = np.argpartition(-sims, cand)[:cand]
                 top[np.argsort(-sims[top])]
@@ -88,7 +86,7 @@ def measure(n: int, n_questions: int, warmup: int) -> dict:
             lists.top(cand)
             lists.release()
             c = time.perf_counter()
-            cands = ret.search(v, q, "hybrid", cand, None, blend, None)
+            cands = ret.search(v, q, "hybrid")
             d = time.perf_counter()
             ret.sentence_scores(cands.rows, v, ret.bm25.query_terms(q))
             e = time.perf_counter()
@@ -99,7 +97,7 @@ def measure(n: int, n_questions: int, warmup: int) -> dict:
             # The same stages in the order an ask runs them, right after an encode: the caches as
             # an ask finds them (the model's weights have just streamed through them).
             encoder.encode_query(q)
-            words, pairs = ret.query_terms(q)
+            words, pairs = ret.query_terms(q)  # a QueryTerms
             laps = [time.perf_counter()]
             found, _ = ret.dense(v, cand, None)
             laps.append(time.perf_counter())

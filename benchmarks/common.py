@@ -109,6 +109,7 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     renormalised, so the vectors keep the shape of real embeddings.
     """
     from qa import lexical, store
+    from qa.dense_flat import flat_vectors
     from qa.types import Document
 
     rng = np.random.default_rng(seed)
@@ -119,7 +120,7 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     doc_texts = docs.texts(list(range(len(docs.meta))))
     texts = [doc_texts[int(d)][s:e] for d, s, e in rows]
     base_index = store.read_vectors(folder, manifest["dim"], len(rows))  # alive while its vectors are read
-    base_vecs = np.array(store.flat_vectors(base_index))
+    base_vecs = np.array(flat_vectors(base_index))
     sents, sent_vecs = (np.asarray(a) for a in store.read_sentences(folder, len(rows)))
     bounds = np.searchsorted(sents[:, 0], np.arange(len(rows) + 1))
 

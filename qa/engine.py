@@ -6,18 +6,16 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
-from . import lexical, store
 from .answer import overlaps
 from .embed import Encoder, get_encoder
-from .retrieve import Candidates, Retriever, doc_mask
-from .settings import MODES, Settings
+from .filters import doc_mask
+from .generation import Generation
+from .index_files import IndexProblem
+from .retrieve import Candidates, Retriever
+from .settings import MAX_K, MODES, Settings
 from .types import Answer, BuildReport, Document, Passage
 
 MAX_QUESTION_CHARS = 2000
-HISTORY_WEIGHT = 0.5  # how much terms only from an earlier question count in a follow-up's BM25 query
-MAX_K = 50
 
 
 class Engine:
@@ -31,38 +29,10 @@ class Engine:
         self.index_dir = Path(index_dir)
         self.settings = settings
         self.manifest = manifest
-        folder = store.generation_dir(self.index_dir, manifest)
-        self.docs = store.DocumentStore(folder / "docs.sqlite")
-        chunks = store.read_chunks(folder)
-        counts = manifest.get("counts", {})
-        if len(chunks) != counts.get("chunks") or len(self.docs.meta) != counts.get("documents"):
-            raise store.IndexProblem(
-                f'Index at {index_dir}/ is inconsistent (its files disagree with its manifest): '
-                'run "qa build" to rebuild it')
-        self.chunk_doc = np.ascontiguousarray(chunks[:, 0])
-        self.chunk_span = np.ascontiguousarray(chunks[:, 1:3])
-        faiss_index = store.read_vectors(folder, manifest["dim"], len(chunks),
-                                         manifest.get("vector_index", {}).get("type", "flat"), mapped=False)
-        k1, b = settings.bm25_k1, settings.bm25_b
-        try:  # memory-mapped, with the statistics the build stored: nothing recomputed here
-            vocab = lexical.load_vocab(folder)
-            chunk_bm25 = lexical.open_bm25(folder, "bm25", vocab, k1, b)
-            # in memory: a question reads the rows of a few hundred candidate sentences
-            sentence_bm25 = lexical.open_bm25(folder, "sent_bm25", vocab, k1, b, resident=True)
-            pair_bm25 = lexical.open_bm25(folder, "pair_bm25", None, k1, b, pairs=True)
-        except (OSError, ValueError) as exc:
-            raise store.IndexProblem(
-                f'Index at {index_dir}/ has a missing or damaged BM25 file ({exc}): run "qa build"') from exc
-        # In memory: every question reads a few hundred sentence vectors, scattered (int8: 1.7 GB
-        # per million chunks); from disk they cost a read each (README "Speed").
-        sentences, sentence_vectors = store.read_sentences(
-            folder, len(chunks), memory_limit=settings.sentence_vectors_in_memory_gb * 2**30)
-        if chunk_bm25.size != len(chunks) or sentence_bm25.size != len(sentences) or pair_bm25.size != len(chunks):
-            raise store.IndexProblem(f'Index at {index_dir}/ is inconsistent: run "qa build" to rebuild it')
-        vectors = store.vectors_of(folder, faiss_index, from_index=True)
-        self.retriever = Retriever(faiss_index, vectors, chunk_bm25, self.chunk_doc,
-                                   sentences, sentence_vectors, sentence_bm25, pair_bm25,
-                                   nprobe=settings.ivf_nprobe)
+        self.generation = Generation.open(self.index_dir, manifest, settings)
+        self.docs = self.generation.docs
+        self.chunk_doc, self.chunk_span = self.generation.chunk_doc, self.generation.chunk_span
+        self.retriever = Retriever(self.generation, blend=settings.blend, candidates=settings.candidates)
         self._encoder = encoder
 
     # --- opening and building ------------------------------------------------------------------
@@ -75,7 +45,7 @@ class Engine:
         built with another model than ``model``.
         """
         index_dir = Path(index)
-        manifest = store.read_manifest(index_dir)
+        manifest = Generation.manifest_of(index_dir)
         built = Settings.from_dict(manifest.get("settings", {}))
         chosen = Settings.from_env().with_(index=str(index_dir), **settings)
         chosen = chosen.with_(model=model if model is not None else built.model,
@@ -83,7 +53,7 @@ class Engine:
                               chunk_tokens=built.chunk_tokens,
                               chunk_overlap_tokens=built.chunk_overlap_tokens)
         if chosen.model_name != manifest.get("model"):
-            raise store.IndexProblem(
+            raise IndexProblem(
                 f"Index at {index_dir}/ was built with the model {manifest.get('model')}, not "
                 f'{chosen.model_name}: run "qa build" with the model you want, or open it with its own')
         return cls(index_dir, chosen, manifest, None)
@@ -109,7 +79,7 @@ class Engine:
         if self._encoder is None:
             self._encoder = get_encoder(self.settings.model_path, self.settings.encoder)
             if self._encoder.dim != self.manifest["dim"]:
-                raise store.IndexProblem(
+                raise IndexProblem(
                     f"The model gives vectors of dimension {self._encoder.dim}, the index holds "
                     f'{self.manifest["dim"]}: run "qa build"')
         return self._encoder
@@ -152,7 +122,7 @@ class Engine:
         """Answer ``question`` with at most ``k`` passages, best first.
 
         ``history``: the earlier user questions of the conversation, oldest first.
-        ``filters``: ``source``, ``publisher``, ``after``, ``before`` (see ``retrieve.doc_mask``).
+        ``filters``: ``source``, ``publisher``, ``after``, ``before`` (see ``filters.doc_mask``).
         ``mode``: ``dense``, ``bm25`` or ``hybrid`` (default: the settings' mode).
         """
         return self.ask_many([question], k=k, histories=[history], filters=filters, mode=mode)[0]
@@ -170,27 +140,24 @@ class Engine:
             raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
         histories = list(histories) if histories is not None else [None] * len(questions)
         cleaned = [clean_question(q) for q in questions]
-        if isinstance(histories, str) or any(isinstance(hs, str) for hs in histories):
+        if any(isinstance(hs, str) for hs in histories):
             raise ValueError("history must be a list of earlier questions, not one string")
         hist = [[h for h in (clean_question(x, strict=False) for x in (hs or [])) if h] for hs in histories]
         queries = [query_text(q, h) for q, h in zip(cleaned, hist)]
         allowed = doc_mask(self.docs.meta, filters)
-        terms = [self.retriever.query_terms(query, _query_weights(q, h))
-                 for q, h, query in zip(cleaned, hist, queries)]
+        terms = [self.retriever.question_terms(query, q, h) for q, h, query in zip(cleaned, hist, queries)]
         for t in terms:  # the posting lists are read from disk while the model encodes
             self.retriever.prefetch(t)
         vectors = self.encoder.encode(queries, batch_size=batch_size)
         shared = (time.perf_counter() - started) / max(len(questions), 1)
         answers = []
-        s = self.settings
-        blend = s.blend()
         for question, query, vec, t in zip(questions, queries, vectors, terms):
             t0 = time.perf_counter()
-            cands = self.retriever.search(vec, query, mode, s.candidates, allowed, blend, terms=t)
+            cands = self.retriever.search(vec, query, mode, allowed, terms=t)
             passages, confidence = self._passages(cands, k)
             # Abstain when no shown passage scores high enough on the hybrid blend (in every
             # mode, so that modes differ in ranking only); the threshold is measured, see README.
-            abstained = not passages or confidence < s.abstain_below
+            abstained = not passages or confidence < self.settings.abstain_below
             answers.append(Answer(question=question, passages=passages, abstained=abstained, mode=mode,
                                   query=query, seconds=shared + time.perf_counter() - t0,
                                   confidence=confidence))
@@ -211,28 +178,19 @@ class Engine:
                 break
         docs = sorted({int(self.chunk_doc[cands.rows[i]]) for i in chosen})
         texts = self.docs.texts(docs) if docs else {}
-        top_lex = cands.sentences.best_lexical()
         passages = []
         for i in chosen:
             row = cands.rows[i]
             doc = int(self.chunk_doc[row])
             start, end = int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1])
             meta = self.docs.meta[doc]
+            best = cands.best_sentence(i)
             passages.append(Passage(
                 text=texts[doc][start:end], score=round(float(cands.scores[i]), 4), doc_id=meta.doc_id,
                 title=meta.title, url=meta.url, published=meta.published, start=start, end=end,
-                highlight=self._highlight(cands.sentences[i], start, top_lex),
+                highlight=(best.start - start, best.end - start),
                 publisher=meta.publisher, author=meta.author))
         return passages, max((float(cands.confidence[i]) for i in chosen), default=0.0)
-
-    def _highlight(self, sentence_scores, chunk_start: int, top_lex: float) -> tuple[int, int]:
-        """The chunk's sentence that best answers: the same blend as the sentence signals of hybrid."""
-        ids, sims, lex = sentence_scores
-        s = self.settings
-        blend = s.weight_sentence * sims + s.weight_sentence_bm25 * (lex / top_lex if top_lex > 0 else lex)
-        best = int(ids[int(np.argmax(blend))])
-        _, a, b = self.retriever.sentences[best]
-        return int(a) - chunk_start, int(b) - chunk_start
 
 
 def clean_question(text: str, strict: bool = True) -> str:
@@ -257,11 +215,3 @@ def clean_question(text: str, strict: bool = True) -> str:
 def query_text(question: str, history: list[str]) -> str:
     """What is searched: a follow-up carries the previous question, which names its subject."""
     return f"{history[-1]} {question}" if history else question
-
-
-def _query_weights(question: str, history: list[str]) -> dict[str, float] | None:
-    """BM25 weights of a follow-up's query: terms only from the earlier question count less."""
-    if not history:
-        return None
-    own = set(lexical.tokenize(question))
-    return {t: HISTORY_WEIGHT for t in lexical.tokenize(history[-1]) if t not in own}

