@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import numpy as np
 
 from .store import DocMeta
 
 FILTERS = ("source", "publisher", "after", "before")
+WHOLE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def doc_mask(meta: list[DocMeta], filters: dict | None) -> np.ndarray | None:
@@ -36,14 +38,20 @@ def doc_mask(meta: list[DocMeta], filters: dict | None) -> np.ndarray | None:
     return mask
 
 
-def iso_date(value, name: str) -> str | None:
+def iso_date(value, name: str, whole: bool = False) -> str | None:
     """``value`` as ``YYYY-MM-DD`` (None when empty); ``ValueError`` naming the filter ``name``
-    when it is no date."""
+    when it is no date.
+
+    ``whole``: the text must be exactly a date (the chat's date boxes); otherwise its first ten
+    characters are read (the API takes ``2019-01-31T08:00`` as 2019-01-31).
+    """
     if not value:
         return None
     text = str(value).strip()
     try:
-        return datetime.date.fromisoformat(text[:10]).isoformat()
+        if whole and not WHOLE_DATE.fullmatch(text):
+            raise ValueError
+        return datetime.date.fromisoformat(text if whole else text[:10]).isoformat()
     except ValueError:
         raise ValueError(f"Filter {name!r} must be a date like 2019-01-31, not {text!r}") from None
 

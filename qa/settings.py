@@ -10,7 +10,8 @@ MODES = ("dense", "bm25", "hybrid")
 # (README "Speed": about twice the build throughput, squad-dev MRR@10 0.001 lower).
 ENCODERS = ("torch", "onnx-int8")
 DEFAULT_MODE = "hybrid"
-MAX_K = 50  # the most passages one answer may hold
+MAX_K = 50  # the most passages one answer may hold (Python API, qa ask, qa eval)
+MAX_K_SHOWN = 10  # the most the chat and its /ask API show: ten cards is what a reader reads
 
 
 def bundled_model_path() -> str:

@@ -23,13 +23,12 @@ from typing import Any, Iterable
 import gradio as gr
 
 from . import render
-from .settings import Settings
+from .filters import iso_date
+from .settings import MAX_K_SHOWN, Settings
 from .store import IndexProblem
 
 EXAMPLE_COUNT = 4
 API_NAME = "ask"
-MAX_K = 10
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def parse_filters(
@@ -46,14 +45,11 @@ def parse_filters(
         if not value:
             continue
         try:
-            if not DATE_RE.fullmatch(value):
-                raise ValueError
-            dt.date.fromisoformat(value)
+            filters[name] = iso_date(value, name, whole=True)
         except ValueError:
             raise ValueError(
                 f"{label} date “{value}” is not a date: write it as YYYY-MM-DD, e.g. 2019-01-31."
             ) from None
-        filters[name] = value
     if "after" in filters and "before" in filters and filters["after"] > filters["before"]:
         raise ValueError("The From date is later than the To date.")
     return filters or None
@@ -207,7 +203,7 @@ def create_app(
         """Ask the archive. Returns the answer as JSON: passages (text, score, doc_id, title,
         url, published, start, end, highlight) best first, and whether the engine abstained."""
         try:
-            k = max(1, min(int(k), MAX_K))
+            k = max(1, min(int(k), MAX_K_SHOWN))
             history = [str(h) for h in (history or [])]
             answer = engine.ask(str(question), k=k, history=history or None, filters=filters or None)
         except (ValueError, TypeError, IndexProblem) as exc:
@@ -265,7 +261,7 @@ def create_app(
                     with gr.Row():
                         after = gr.Textbox(label="From (YYYY-MM-DD)", placeholder=first or "", elem_id="after")
                         before = gr.Textbox(label="To (YYYY-MM-DD)", placeholder=last or "", elem_id="before")
-                        k = gr.Slider(1, MAX_K, value=settings.k, step=1, label="Passages", elem_id="k")
+                        k = gr.Slider(1, MAX_K_SHOWN, value=settings.k, step=1, label="Passages", elem_id="k")
                     if span:
                         gr.HTML(f'<div class="qa-hint">{escape(span)}</div>')
             with gr.Column(scale=5, min_width=380):
