@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from .bm25 import BIGRAM_BUCKETS, BM25, doc_freqs, row_lengths, row_norms
 from .postings import PostingLists, term_weight
-from .store import read_resident
+from .index_files import read_resident
 
 # The matrices whose posting lists are stored: a question's chunk BM25 is summed from them.
 # Sentences are scored only for the candidates, from the rows of their own counts (in memory).

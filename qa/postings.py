@@ -14,7 +14,7 @@ from typing import Iterable, Protocol, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .store import IndexProblem, huge_pages
+from .index_files import IndexProblem, huge_pages
 
 try:  # scipy's C loop of a sparse matrix times a vector, summing into an array in place
     from scipy.sparse._sparsetools import csc_matvec as _csc_matvec
