@@ -35,7 +35,7 @@ from common import WORK, footer, ms, pct, questions, squad_index, table
 
 
 def load(size: str) -> np.ndarray:
-    from qa import store
+    from qa import dense_kinds, store
     from qa.dense_flat import flat_vectors
 
     if size.startswith("mix-"):
@@ -47,7 +47,7 @@ def load(size: str) -> np.ndarray:
     manifest = store.read_manifest(index)
     folder = store.generation_dir(index, manifest)
     n = manifest["counts"]["chunks"]
-    faiss_index = store.read_vectors(folder, manifest["dim"], n)  # alive while its vectors are read
+    faiss_index = dense_kinds.read(folder, manifest["dim"], n)  # alive while its vectors are read
     vectors = np.array(flat_vectors(faiss_index), dtype="float32")
     if size == "real":
         _, sentence_vectors = store.read_sentences(folder, n)
@@ -136,12 +136,12 @@ def ivf_rows(size: str, vectors: np.ndarray, queries: np.ndarray, true: np.ndarr
     """IVF-Flat (inner product): k-means cells, exact vectors inside them."""
     import faiss
 
-    from qa import store
+    from qa import dense_kinds
     from qa.dense_ivf import IvfIndex
 
     with tempfile.TemporaryDirectory() as folder:  # the engine's own writer, as a build makes it
         t = time.perf_counter()
-        plan = store.write_vectors(Path(folder), vectors, IvfIndex.plan(len(vectors)))
+        plan = dense_kinds.write(Path(folder), vectors, IvfIndex.plan(len(vectors)))
         built = time.perf_counter() - t
         ivf = faiss.read_index(str(Path(folder) / "vectors.faiss"))
     nlist = plan["nlist"]

@@ -27,7 +27,7 @@ import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
 import qa
-from qa import Engine, lexical, store
+from qa import Engine, dense_kinds, lexical, store
 t1 = time.perf_counter()
 e = Engine.open({index!r})
 t2 = time.perf_counter()
@@ -39,7 +39,7 @@ def lap(name, fn):
     a = time.perf_counter(); out = fn(); s[name] = time.perf_counter() - a; return out
 lap("docs meta (sqlite)", lambda: store.DocumentStore(f / "docs.sqlite"))
 lap("chunks.npy", lambda: store.read_chunks(f))
-lap("vectors.faiss", lambda: store.read_vectors(f, m["dim"], m["counts"]["chunks"]))
+lap("vectors.faiss", lambda: dense_kinds.read(f, m["dim"], m["counts"]["chunks"]))
 v = lap("bm25_vocab.json", lambda: lexical.load_vocab(f))
 for p in ("bm25", "sent_bm25", "pair_bm25"):  # every count matrix of the format, as the engine opens them
     lap(p + " (stored statistics)", lambda: lexical.open_bm25(f, p, None if p == "pair_bm25" else v, 0.9, 0.4,

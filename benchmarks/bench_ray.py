@@ -31,11 +31,11 @@ from common import WORK, footer, squad_corpus, table
 
 
 def vectors(index):
-    from qa import store
+    from qa import dense_kinds, store
 
     manifest = store.read_manifest(index)
     folder = store.generation_dir(index, manifest)
-    flat = store.read_vectors(folder, manifest["dim"], manifest["counts"]["chunks"],
+    flat = dense_kinds.read(folder, manifest["dim"], manifest["counts"]["chunks"],
                               manifest.get("vector_index", {}).get("type", "flat"))
     return np.asarray(store.read_chunks(folder)), flat.reconstruct_n(0, flat.ntotal)
 

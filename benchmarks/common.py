@@ -108,7 +108,7 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     real ones plus Gaussian noise (per component ``noise``, about cosine 0.9 to the original),
     renormalised, so the vectors keep the shape of real embeddings.
     """
-    from qa import lexical, store
+    from qa import dense_kinds, lexical, store
     from qa.dense_flat import flat_vectors
     from qa.types import Document
 
@@ -119,7 +119,7 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     rows = np.asarray(store.read_chunks(folder))
     doc_texts = docs.texts(list(range(len(docs.meta))))
     texts = [doc_texts[int(d)][s:e] for d, s, e in rows]
-    base_index = store.read_vectors(folder, manifest["dim"], len(rows))  # alive while its vectors are read
+    base_index = dense_kinds.read(folder, manifest["dim"], len(rows))  # alive while its vectors are read
     base_vecs = np.array(flat_vectors(base_index))
     sents, sent_vecs = (np.asarray(a) for a in store.read_sentences(folder, len(rows)))
     bounds = np.searchsorted(sents[:, 0], np.arange(len(rows) + 1))
@@ -147,8 +147,8 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     store.write_chunks(gen, chunk_rows)
     from qa import Settings
 
-    vector_index = store.write_vectors(gen, _perturbed(base_vecs, pick, noise, rng, "float32"),
-                                       store.vector_index_plan(n_chunks, Settings.from_env()))
+    vector_index = dense_kinds.write(gen, _perturbed(base_vecs, pick, noise, rng, "float32"),
+                                       dense_kinds.plan(n_chunks, Settings.from_env()))
 
     per = (bounds[1:] - bounds[:-1])[pick]
     sent_ids = np.repeat(bounds[:-1][pick] - np.cumsum(per) + per, per) + np.arange(int(per.sum()))

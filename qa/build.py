@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from . import ingest, lexical, store
+from . import dense_kinds, ingest, lexical, store
 from .changes import compatibility, file_states
 from .changes import up_to_date  # noqa: F401 - serve.py asks qa.build whether a build is needed
 from .chunk import Chunker
@@ -36,9 +36,9 @@ class Previous:
         self.files: dict[str, dict] = manifest.get("files", {})
         self.docs = store.DocumentStore(folder / "docs.sqlite")
         self.chunks = np.asarray(store.read_chunks(folder))
-        self._faiss = store.read_vectors(folder, manifest["dim"], len(self.chunks),
+        self._faiss = dense_kinds.read(folder, manifest["dim"], len(self.chunks),
                                          manifest.get("vector_index", {}).get("type", "flat"))
-        self.vectors = store.vectors_of(folder, self._faiss)  # a view: the index must stay alive
+        self.vectors = dense_kinds.rows_of(folder, self._faiss)  # a view: the index must stay alive
         self.counts, self.vocab = lexical.load_counts(folder)
         self.sentences, self.sentence_vectors = store.read_sentences(folder, len(self.chunks))
         self.sentence_term_counts, _ = lexical.load_counts(folder, prefix="sent_bm25")
@@ -194,7 +194,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         # Only appended (nothing removed, kept rows in their old order): the previous FAISS
         # index is extended, not rebuilt: an IVF index keeps its cells instead of training k-means again.
         appended = previous is not None and np.array_equal(old_rows, np.arange(len(previous.chunks)))
-        vector_index = store.write_vectors(folder, all_vectors, store.vector_index_plan(len(all_vectors), settings),
+        vector_index = dense_kinds.write(folder, all_vectors, dense_kinds.plan(len(all_vectors), settings),
                                            start_from=previous._faiss if appended else None)
         store.write_sentences(folder, sentences, np.concatenate(sentence_vector_parts))
         lexical.save_counts(folder, lexical.stack_rows(count_parts, width), vocab,

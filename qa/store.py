@@ -22,7 +22,7 @@ index/
 A build writes a new generation folder, then replaces ``manifest.json`` atomically; a build
 killed at any point leaves the previous manifest pointing at the previous, whole generation.
 Nothing is pickled: JSON, SQLite, ``.npy`` without pickle, and FAISS's own format.
-The kinds of ``vectors.faiss`` are ``dense_flat`` and ``dense_ivf``, chosen in ``dense_kinds``;
+``vectors.faiss`` is written and read by ``dense_kinds`` (its kinds: ``dense_flat``, ``dense_ivf``);
 the readers of ``.npy`` files are in ``index_files``.
 """
 from __future__ import annotations
@@ -40,7 +40,6 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import dense_kinds
 from .index_files import IndexProblem, RowReader, huge_pages, read_resident  # noqa: F401 (public here too)
 from .types import Document
 
@@ -297,26 +296,3 @@ def read_sentences(folder: Path, chunk_count: int, memory_limit: float | None = 
     return np.asarray(rows), SentenceVectors(codes if isinstance(codes, RowReader) else np.asarray(codes),
                                              np.asarray(scales))
 
-
-# --- the dense index: its kinds live in dense_flat / dense_ivf, chosen in dense_kinds ---------
-
-def vector_index_plan(count: int, settings) -> dict[str, Any]:
-    """Which FAISS index a generation of ``count`` vectors gets (``dense_kinds.plan``)."""
-    return dense_kinds.plan(count, settings)
-
-
-def write_vectors(folder: Path, vectors: np.ndarray, plan: dict[str, Any] | None = None,
-                  start_from=None) -> dict[str, Any]:
-    """Write the generation's FAISS index of ``vectors`` as ``plan`` says; returns the plan as
-    written (``dense_kinds.write``)."""
-    return dense_kinds.write(folder, vectors, plan, start_from)
-
-
-def read_vectors(folder: Path, dim: int, count: int, kind: str | None = None, mapped: bool = True):
-    """The FAISS index of a generation, checked against the manifest (``dense_kinds.read``)."""
-    return dense_kinds.read(folder, dim, count, kind, mapped)
-
-
-def vectors_of(folder: Path, index, from_index: bool = False):
-    """The chunk vectors of a generation in row order (``dense_kinds.rows_of``)."""
-    return dense_kinds.rows_of(folder, index, in_memory=from_index)
