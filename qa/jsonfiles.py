@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from .clean import clean_article
 from .dates import parse_date
+from .htmlpages import read_page
 from .markup import HTML_TAG, decode_escapes, html_to_text
 from .metadata import author_name, http_url, one_line
 from .types import Document, Unusable
@@ -233,9 +234,10 @@ def record_document(record: dict) -> Document:
     body = ("\n\n".join(filter(None, map(field_text, body))) if isinstance(body, list)
             else field_text(body))
     body = body or ""
-    if HTML_TAG.search(body):
-        body = html_to_text(body)
-    doc = clean_article(decode_escapes(body), title)
+    if HTML_TAG.search(body):  # a CMS field of HTML: read as the body of a page
+        doc = read_page(body, fragment=True, title=title)
+    else:
+        doc = clean_article(decode_escapes(body), title)
     publisher = field_text(_first(record, PUBLISHER_KEYS))
     doc.title = title or doc.title
     doc.url = http_url(field_text(_first(record, URL_KEYS)))
@@ -243,6 +245,6 @@ def record_document(record: dict) -> Document:
                          None) or doc.published
     doc.author = author_name(field_text(_first(record, AUTHOR_KEYS))) or doc.author
     doc.publisher = None if http_url(publisher) else publisher
-    doc.warnings = warnings
+    doc.warnings = warnings + doc.warnings
     return doc
 
