@@ -63,6 +63,12 @@ def _decode_without_bom(data: bytes, warnings: list[str]) -> str:
             return text
     except UnicodeDecodeError:
         pass
+    guessed = _non_latin_guess(data)
+    if guessed:
+        encoding, text = guessed
+        warnings.append(f"not UTF-8: decoded as {encoding} (guessed by charset-normalizer); "
+                        "some characters may be wrong")
+        return text
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
@@ -71,3 +77,20 @@ def _decode_without_bom(data: bytes, warnings: list[str]) -> str:
                     "may be wrong")
     return text
 
+
+def _non_latin_guess(data: bytes) -> tuple[str, str] | None:
+    """charset-normalizer's best guess when it reads as a non-Latin script, else None.
+
+    Latin text stays with Windows-1252: on Latin pages it was right more often than
+    charset-normalizer's guess (``benchmarks/bench_decode.py``); Cyrillic, Greek, Arabic,
+    Hebrew, Thai, Japanese or Chinese text gets the guess.
+    """
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:262144] if len(data) > 262144 else data).best()
+    if best is None:
+        return None
+    text = str(best) if len(data) <= 262144 else data.decode(best.encoding, errors="replace")
+    letters = [c for c in text[:65536] if c.isalpha()]
+    other = sum(1 for c in letters if ord(c) > 0x24F)
+    return (best.encoding, text) if letters and other > 0.5 * len(letters) else None

@@ -1,12 +1,13 @@
 """An article's metadata: field values checked (http(s) URLs, author names, one-line titles),
 the sidecar (``qa-metadata.json``, its format in ``qa.ingest``'s docstring) read and applied,
-and what is still missing guessed from the URL (title, publisher).
+and what is still missing guessed from the URL (title; publisher: the registered domain).
 """
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlparse
 
@@ -22,16 +23,6 @@ class Sidecar(NamedTuple):
 
     entries: dict[str, dict]
     warnings: list[str]
-
-
-KNOWN_PUBLISHERS = {
-    "koreatimes.co.kr": "The Korea Times", "rfa.org": "Radio Free Asia",
-    "rfaweb.org": "Radio Free Asia", "dailynk.com": "Daily NK", "asiapress.org": "ASIAPRESS",
-    "koreaherald.com": "The Korea Herald", "yna.co.kr": "Yonhap News Agency",
-    "nknews.org": "NK News", "38north.org": "38 North", "voanews.com": "Voice of America",
-    "reuters.com": "Reuters", "apnews.com": "The Associated Press", "bbc.co.uk": "BBC",
-    "bbc.com": "BBC", "nytimes.com": "The New York Times", "theguardian.com": "The Guardian",
-}
 
 
 def load_sidecar(root: Path) -> Sidecar:
@@ -88,12 +79,24 @@ def complete(doc: Document, sidecar: dict[str, dict]) -> Document:
 
 
 def publisher_from_url(url: str) -> str | None:
-    """The publisher of a known news site, from the URL's host (subdomains included)."""
-    host = (urlparse(url).hostname or "").lower()
-    for domain, name in KNOWN_PUBLISHERS.items():
-        if host == domain or host.endswith("." + domain):
-            return name
-    return None
+    """The registered domain of the URL's host (``www.bbc.co.uk`` -> ``bbc.co.uk``), by tldextract.
+
+    tldextract's bundled copy of the Public Suffix List is used, offline (never fetched).
+    None for a URL without a host, an IP address or a host with no registered domain.
+    """
+    try:
+        host = (urlparse(url).hostname or "").lower()
+    except ValueError:
+        return None
+    parts = _suffix_list()(host) if host else None
+    return parts.top_domain_under_public_suffix or None if parts and parts.suffix else None
+
+
+@lru_cache(maxsize=1)
+def _suffix_list():
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 def author_name(value: str | None) -> str | None:
