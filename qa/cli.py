@@ -1,4 +1,4 @@
-"""The ``qa`` command: build, ask, eval."""
+"""The ``qa`` command: build, ask, inspect, eval."""
 from __future__ import annotations
 
 import argparse
@@ -48,10 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     p_ask.add_argument("--before", help="only documents published on or before this date (YYYY-MM-DD)")
     p_ask.add_argument("--json", action="store_true", help="print the answer as JSON")
 
+    p_inspect = sub.add_parser("inspect", help="what ingestion makes of files (nothing is embedded)")
+    p_inspect.add_argument("files", nargs="+", metavar="FILE")
+    p_inspect.add_argument("--corpus", help="read them as files of this corpus (its doc ids and sidecar); "
+                                            "default: each file's own folder")
+    p_inspect.add_argument("--json", action="store_true", help="one JSON object a document, a line each")
+
     sub.add_parser("eval", help="evaluate on a question set (qa eval --help)")
     args = parser.parse_args(argv)
     if args.command == "build":
         return _guarded(lambda: _build(args))
+    if args.command == "inspect":
+        return _guarded(lambda: _inspect(args))
     return _guarded(lambda: _ask(args))
 
 
@@ -96,6 +104,30 @@ def _build(args) -> int:
         return 1
     print(report.summary())
     return 0
+
+
+def _inspect(args) -> int:
+    """Each document of the files, or each file's reason for giving none; 1 when any gave none."""
+    from .ingest import inspect
+
+    found = inspect(args.files, corpus=args.corpus)
+    for item in found:
+        if args.json:
+            print(json.dumps(item, ensure_ascii=False))
+            continue
+        if item["error"]:
+            print(f"{item['file']}: not read: {item['error']}")
+        else:
+            print(f"== {item['doc_id']}")
+            for name in ("title", "author", "publisher", "published", "url"):
+                print(f"{name + ':':11}{item[name] or '-'}")
+        for warning in item["warnings"]:
+            print(f"warning:   {warning}")
+        if not item["error"]:
+            print(f"text:      {len(item['text'])} characters\n")
+            print(textwrap.indent(item["text"], "    "))
+        print()
+    return 1 if any(item["error"] for item in found) else 0
 
 
 def _ask(args) -> int:

@@ -9,16 +9,19 @@ byline and dateline found), ``dates`` and ``metadata`` (field values, the sideca
 Formats are recognised by content; a file's extension is only a hint:
 
 - plain text (``.txt``) and Markdown (``.md``; the first ``# `` heading is the title);
-- HTML (``.html``/``.htm``): title from og:title/<h1>/<title>, date from
-  article:published_time/<time datetime>, url from the canonical link, publisher from
-  og:site_name, author from meta author; JSON-LD NewsArticle data is used too;
+- HTML (``.html``/``.htm``, and text files that are really saved pages): the article body by
+  trafilatura, the project's own reader as the fallback, credit lines ("By …", "Reported by …",
+  "Photo: …") kept; metadata from the page's own (JSON-LD, OpenGraph, meta tags; htmldate for
+  the date), then its tags (canonical link, ``<time datetime>``, ``<h1>``); see ``htmlpages``;
 - JSON (``.json``): one article object (title, text/body/content, url/link, published/date,
-  author/authors, publisher), a WordPress REST post (``{"rendered": "<html>"}`` fields) or a
-  list of articles. JSON cut off mid-way is salvaged up to the cut, with a warning;
+  author/authors, publisher), a WordPress REST post (``{"rendered": "<html>"}`` fields, whose
+  HTML is read as a page's body, as above) or a list of articles. JSON cut off mid-way is salvaged up to the cut, with a warning;
 - JSON Lines (``.jsonl``): one article a line; a bad line costs that line only (a warning).
 
 Text is decoded as UTF-8 (BOM or not), UTF-16/32 with a BOM, Korean CP949/EUC-KR when that
-reads as Hangul, else Windows-1252 (with a warning). A file that cannot be used (empty,
+reads as Hangul, charset-normalizer's guess when it reads as another non-Latin script, else
+Windows-1252 (with a warning). A publisher missing from the file is the URL's registered
+domain (tldextract); the sidecar overrides both. A file that cannot be used (empty,
 binary, too large, unreadable, no article text) gives a ``FileResult`` whose ``error`` says
 why: ``read_file`` never raises. A multi-record file gives one Document per record, with
 doc id ``path#key`` (the record's unique ``id``, else its 1-based line or array index).
@@ -38,6 +41,13 @@ start with ``_`` are comments. Sidecar values override what was detected in the 
     }
 
 A malformed sidecar, entry or field is reported as a warning by ``load_sidecar`` and ignored.
+
+Inspecting files
+----------------
+``inspect(paths, corpus=None)`` (``qa inspect FILE... [--json]``) says what ingestion makes of
+files without building anything: one dict a document (``file``, ``doc_id``, ``title``,
+``author``, ``publisher``, ``published``, ``url``, ``warnings``, ``text``, ``error`` None), and
+for a file that yields none, one dict with its ``error`` (the reason) and ``doc_id`` None.
 """
 from __future__ import annotations
 
@@ -54,10 +64,10 @@ from .types import Document, FileResult, Unusable
 # Ingestion's stages live in decode, formats, jsonfiles, metadata, markup, clean and dates;
 # these names stay importable from here, where the build and the tests have always found them.
 __all__ = ["INGEST_VERSION", "MAX_FILE_BYTES", "SIDECAR_NAME", "TolerantJSON", "decode_bytes",
-           "detect_format", "list_files", "load_json", "load_sidecar", "parse_text",
+           "detect_format", "inspect", "list_files", "load_json", "load_sidecar", "parse_text",
            "publisher_from_url", "read_file", "record_document", "refusal"]
 
-INGEST_VERSION = 2  # bump when cleaning output changes, so indexes get rebuilt
+INGEST_VERSION = 3  # bump when cleaning output changes, so indexes get rebuilt
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
@@ -127,6 +137,45 @@ def read_file(root: Path, relpath: str, sidecar: dict[str, dict] | None = None) 
         result.error = "no article text found" if len(found) <= 1 else (
             "no article text found in any record")
     return result
+
+
+def inspect(paths, corpus: str | Path | None = None) -> list[dict]:
+    """What ingestion makes of each file of ``paths``: a dict a document, or one with its error.
+
+    With ``corpus``, doc ids are relative to it and its sidecar applies, as in ``qa build``;
+    without, each file is read from its own folder (whose sidecar applies, if it has one).
+    Nothing is embedded. Each dict holds ``file`` (the path as given), ``doc_id``, ``title``,
+    ``author``, ``publisher``, ``published``, ``url``, ``warnings`` (the file's and the
+    document's), ``text`` and ``error`` (None; for a file that yields nothing, the reason, and
+    ``doc_id`` None). A path that is missing or outside ``corpus`` gets its error too.
+    """
+    out: list[dict] = []
+    sidecars: dict[Path, dict] = {}
+    for given in paths:
+        path = Path(given)
+        root = Path(corpus) if corpus is not None else path.parent
+        try:
+            relpath = path.absolute().relative_to(root.absolute()).as_posix()
+        except ValueError:
+            out.append(_inspected(str(given), error=f"not inside the corpus {root}"))
+            continue
+        if root not in sidecars:
+            loaded = load_sidecar(root)
+            sidecars[root] = loaded.entries
+        result = read_file(root, relpath, sidecars[root])
+        if result.error:
+            out.append(_inspected(str(given), error=result.error, warnings=result.warnings))
+        for doc in result.documents:
+            out.append(_inspected(str(given), doc, warnings=result.warnings + doc.warnings))
+    return out
+
+
+def _inspected(file: str, doc: Document | None = None, error: str | None = None,
+               warnings: list[str] | None = None) -> dict:
+    fields = ("doc_id", "title", "author", "publisher", "published", "url")
+    found = {k: getattr(doc, k) if doc else None for k in fields}
+    return {"file": file, **found, "warnings": list(warnings or []),
+            "text": doc.text if doc else "", "error": error}
 
 
 def _read_documents(path: Path, relpath: str) -> tuple[list[Document], list[str]]:
