@@ -93,7 +93,7 @@ def read_page(markup: str, fragment: bool = False, title: str | None = None) -> 
     page = parse_page(markup, drop_chrome=False)
     ours = _page_metadata(page)
     extracted = _trafilatura(_as_page(markup) if fragment else markup)
-    text = _paragraphs(extracted.get("text") or "") if extracted else ""
+    text = _body_text(extracted) if extracted else ""
     if not re.search(r"[^\W\d_]", text):
         doc = _our_reader(markup, title if fragment else ours.get("title"))
         doc.warnings.append("trafilatura found no article text; read with the project's own reader")
@@ -110,18 +110,20 @@ def read_page(markup: str, fragment: bool = False, title: str | None = None) -> 
         site = {_key(x) for x in (meta.get("sitename"), ours.get("publisher")) if x}
         names = [n for a in (author, ours.get("author")) if a for n in re.split(r"\s*[;,]\s*|\s+and\s+", a)
                  if _key(n) and _key(n) not in site and len(n.split()) >= 2]  # persons, not the site
-        doc.text = _with_credits(text, page, names, title)
+        doc.text = _without_title(_with_credits(text, page, names, title), title)
         author = author or _author_from_credits(doc.text)
     if fragment:  # a CMS field: cleaned as the text of any other file (inline chrome)
         from .clean import clean_article
 
-        cleaned = clean_article(doc.text, title)
+        cleaned = clean_article(re.sub(r"\n+", "\n\n", doc.text), title)  # a line a unit
         return cleaned if cleaned.text else doc
     doc.title = title
     doc.author = author
     doc.published = parse_date(meta.get("date")) or ours.get("published") or doc.published
     doc.url = http_url(ours.get("url")) or http_url(meta.get("url"))
-    doc.publisher = one_line(meta.get("sitename") or "") or ours.get("publisher") or None
+    # the article's own publisher (og:site_name, its JSON-LD publisher) before trafilatura's
+    # site name, which may be the name of the JSON-LD WebSite around it
+    doc.publisher = ours.get("publisher") or one_line(meta.get("sitename") or "") or None
     if doc.publisher and re.fullmatch(r"[\w.-]+\.[a-z]{2,}", doc.publisher, re.I):
         doc.publisher = None  # a host name, not a site's name: the URL's domain says it better
     return doc
@@ -146,10 +148,39 @@ def _trafilatura(markup: str) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else found.as_dict()
 
 
-def _paragraphs(text: str) -> str:
-    """trafilatura's text (a paragraph a line) as paragraphs separated by blank lines."""
-    lines = (re.sub(r"[ \t\u00a0]+", " ", x).strip() for x in text.replace("\r", "").split("\n"))
-    return "\n\n".join(x for x in lines if x)
+BODY_BLOCKS = frozenset("p head quote list item table row cell div code graphic".split())
+
+
+def _body_text(extracted: dict[str, Any]) -> str:
+    """trafilatura's body as paragraphs separated by blank lines: one a paragraph or heading,
+    one a list item ("• ") and one a table row (cells between " | ")."""
+    body = extracted.get("body")
+    if body is None:
+        return "\n\n".join(x for x in map(one_line, (extracted.get("text") or "").split("\n")) if x)
+    return "\n\n".join(x for x in _blocks(body) if x.strip("• |"))
+
+
+def _blocks(element) -> list[str]:
+    """The paragraphs of an element of trafilatura's body, nested blocks each on their own."""
+    if element.tag == "row":
+        return [" | ".join(filter(None, (one_line(" ".join(c.itertext())) for c in element)))]
+    prefix = "• " if element.tag == "item" else ""
+    out, buf = [], [element.text or ""]
+
+    def flush() -> None:  # a line break (<lb/>, or kept by trafilatura) stays one
+        lines = [x for x in map(one_line, "".join(buf).split("\n")) if x]
+        if lines:
+            out.append(prefix + "\n".join(lines))
+        buf.clear()
+    for child in element:
+        if child.tag in BODY_BLOCKS:
+            flush()
+            out += _blocks(child)
+        else:
+            buf.append("\n" if child.tag == "lb" else "".join(child.itertext()))
+        buf.append(child.tail or "")
+    flush()
+    return out
 
 
 def _key(text: str) -> str:
@@ -157,26 +188,40 @@ def _key(text: str) -> str:
 
 
 def _with_credits(text: str, page: PageParser, authors: list[str], title: str) -> str:
-    """``text`` with the page's credit lines near the article that it does not hold yet."""
+    """``text`` with the page's credit lines near the article that it does not hold yet, each
+    put where the page has it (before the first paragraph that comes after it in the page)."""
     page._break()
     blocks = [one_line(t) for t, _ in page.blocks]
     paragraphs = text.split("\n\n")
-    held = _key(text)
-    keys = {_key(p) for p in paragraphs}
-    added = ""
-    inside = [i for i, b in enumerate(blocks) if _key(b) and _key(b) in keys]
+    where: dict[str, int] = {}
+    for i, block in enumerate(blocks):
+        where.setdefault(_key(block), i)
+    at = [where.get(_key(p)) for p in paragraphs]
+    inside = [i for i in at if i is not None]
     if not inside:
         return text
-    first, last = inside[0], inside[-1]
-    before, after = [], []
+    first, last = min(inside), max(inside)
+    held, credits = _key(text), []
     for i in range(max(0, first - NEAR_ARTICLE), min(len(blocks), last + NEAR_ARTICLE + 1)):
         block, key = blocks[i], _key(blocks[i])
-        if (not key or key in held or key in added or key == _key(title)
-                or not is_credit_line(block, authors)):
-            continue
-        (before if i < first else after).append(block)
-        added += " " + key
-    return "\n\n".join(before + paragraphs + after)
+        if (key and key not in held and key != _key(title) and is_credit_line(block, authors)
+                and not any(key in k for _, k in credits)):
+            credits.append((i, key))
+            held += " " + key
+    out, pending = [], list(credits)
+    for paragraph, i in zip(paragraphs, at):
+        while pending and i is not None and pending[0][0] < i:
+            out.append(blocks[pending.pop(0)[0]])
+        out.append(paragraph)
+    return "\n\n".join(out + [blocks[i] for i, _ in pending])
+
+
+def _without_title(text: str, title: str) -> str:
+    """``text`` without paragraphs among its first three that only repeat the headline."""
+    paragraphs = text.split("\n\n")
+    head = [p for p in paragraphs[:3] if _key(p) != _key(title)] if title else paragraphs[:3]
+    rest = head + paragraphs[3:]
+    return "\n\n".join(rest) if rest else text
 
 
 def _author_from_credits(text: str) -> str | None:
