@@ -11,8 +11,9 @@ systems read those files in this process:
   runs per file; the page's prediction is the text of its documents (blank lines between them);
 - trafilatura: ``trafilatura.extract(bytes, include_comments=False)`` on the file's bytes (the
   benchmark asks for the article body, so readers' comments are left out; the defaults
-  otherwise: balanced precision/recall, tables kept). ``--variants`` adds trafilatura with
-  ``favor_recall=True`` and with ``favor_precision=True``.
+  otherwise: balanced precision/recall, tables kept), and again with ``favor_precision=True``
+  (what ``qa.htmlpages`` runs; the reader adds credit lines and falls back on its own parse).
+  ``--variants`` adds trafilatura with ``favor_recall=True``.
 
 Both are scored by the benchmark's own ``score.py`` (its ``score`` function is imported): word
 4-gram shingles of each page's prediction against its true ``articleBody``, precision and recall
@@ -25,6 +26,10 @@ date and an author (the reader: ``Document.published``/``author``; trafilatura:
 ``extract_metadata`` of the parsed page, htmldate's extensive search included); the benchmark
 has no true dates or authors, so these are counts, not accuracy (the reader finds its metadata in
 the read timed above; trafilatura's metadata pass is timed apart).
+
+``--check N`` prints, for N pages picked with a fixed seed, the date and author each system
+found beside what the page itself says (its date and author meta tags, JSON-LD, ``<time>``
+elements, the date in its URL, its "By …" lines), for checking them by hand.
 
 If trafilatura is not installed (``pip install trafilatura``), the reader runs alone and the
 output says so. ``--json FILE`` writes the rows and every page's per-system figures.
@@ -44,7 +49,9 @@ from pathlib import Path
 from common import ROOT, footer, table
 
 TRAFILATURA_SETTINGS = {"include_comments": False}
-VARIANTS = {"favor_recall": {"favor_recall": True}, "favor_precision": {"favor_precision": True}}
+# Run by default beside the defaults: the setting qa.htmlpages reads pages with.
+PRECISION = {"favor_precision": {"favor_precision": True}}
+VARIANTS = {"favor_recall": {"favor_recall": True}}
 
 
 def benchmark_dir() -> Path:
@@ -132,6 +139,43 @@ def trafilatura_metadata(trafilatura, tmp: Path, ids: list[str], names: list[str
     return found, time.perf_counter() - t0
 
 
+def page_evidence(markup: str) -> dict[str, list[str]]:
+    """What a page says about its own date and author, for checking by hand."""
+    import re
+
+    def found(pattern: str, flags=re.I) -> list[str]:
+        return list(dict.fromkeys(m.strip()[:80] for m in re.findall(pattern, markup, flags)))[:4]
+    return {
+        "meta dates": found(r'<meta[^>]+(?:published_time|datePublished|pubdate|publish-date|'
+                            r'dc\.date|"date")[^>]+content="([^"]+)"')
+        + found(r'<meta[^>]+content="([^"]+)"[^>]+(?:published_time|datePublished|pubdate)'),
+        "json-ld dates": found(r'"datePublished"\s*:\s*"([^"]+)"'),
+        "time tags": found(r'<time[^>]*datetime="([^"]+)"'),
+        "url date": found(r'<link[^>]+rel="canonical"[^>]+href="[^"]*?/((?:19|20)\d\d/\d\d(?:/\d\d)?)/'),
+        "meta authors": found(r'<meta[^>]+(?:name|property)="(?:author|article:author|dc\.creator|'
+                              r'parsely-author|sailthru\.author)"[^>]+content="([^"]+)"'),
+        "json-ld authors": found(r'"author"\s*:\s*(?:\[\s*)?\{[^}]*?"name"\s*:\s*"([^"]+)"'),
+        "by lines": found(r'>\s*((?:By|BY|by)\s+[A-Z][^<]{2,60})<', 0),
+    }
+
+
+def print_check(tmp: Path, ids: list[str], names: list[str], meta: dict, n: int) -> str:
+    """N seeded pages: each system's date and author, and the page's own evidence."""
+    import random
+
+    picked = sorted(random.Random(16).sample(range(len(ids)), min(n, len(ids))))
+    out = [f"### Dates and authors of {len(picked)} pages (seed 16), with what each page says\n"]
+    for i in picked:
+        page, name = ids[i], names[i]
+        out.append(f"- `{page}`")
+        for system, (found, _) in meta.items():
+            out.append(f"    - {system.split(' (')[0]}: date {found[page]['date']}, "
+                       f"author {found[page]['author']}")
+        evidence = page_evidence((tmp / name).read_text(encoding="utf-8", errors="replace"))
+        out.append("    - page: " + "; ".join(f"{k}: {v}" for k, v in evidence.items() if v))
+    return "\n".join(out)
+
+
 def main() -> None:
     started = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -139,6 +183,8 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true",
                         help="also trafilatura with favor_recall=True and with favor_precision=True")
     parser.add_argument("--json", help="write the rows and the per-page figures to this file")
+    parser.add_argument("--check", type=int, metavar="N",
+                        help="print N pages' dates and authors beside the page's own evidence")
     args = parser.parse_args()
 
     folder = benchmark_dir()
@@ -168,7 +214,8 @@ def main() -> None:
                                                          for k, v in details.items()}, None)
         if trafilatura is not None:
             version = getattr(trafilatura, "__version__", "?")
-            settings = [("", TRAFILATURA_SETTINGS)]
+            settings = [("", TRAFILATURA_SETTINGS)] + [
+                (f", {k}", {**TRAFILATURA_SETTINGS, **v}) for k, v in PRECISION.items()]
             if args.variants:
                 settings += [(f", {k}", {**TRAFILATURA_SETTINGS, **v}) for k, v in VARIANTS.items()]
             for label, kwargs in settings:
@@ -176,6 +223,8 @@ def main() -> None:
                     trafilatura, tmp, ids, names, kwargs)
             meta[f"trafilatura {version} (extract_metadata)"] = trafilatura_metadata(
                 trafilatura, tmp, ids, names)
+        if args.check:
+            check = print_check(tmp, ids, names, meta, args.check)
 
     rows, out = [], {"pages": len(ids), "systems": {}, "per_page": {k: {} for k in ids}}
     for system, (pred, details, seconds) in runs.items():
@@ -212,6 +261,8 @@ def main() -> None:
               table(["system", "pages", "with a date", "with an author", "seconds"], meta_rows)]
     lines.append(footer(started))
     print("\n".join(lines))
+    if args.check:
+        print("\n" + check)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 

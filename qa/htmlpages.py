@@ -105,12 +105,14 @@ def read_page(markup: str, fragment: bool = False, title: str | None = None) -> 
         doc = Document(doc_id="", text=text)
     meta = {} if fragment else {k: extracted.get(k) for k in ("title", "author", "date", "sitename", "url")}
     title = one_line(meta.get("title") or "") or ours.get("title") or doc.title or ""
-    author = author_name(meta.get("author")) or ours.get("author") or doc.author
+    author = author_name(re.sub(r"\s*;\s*", ", ", meta.get("author") or "")) or ours.get("author") or doc.author
     if doc.text is text:
         site = {_key(x) for x in (meta.get("sitename"), ours.get("publisher")) if x}
         names = [n for a in (author, ours.get("author")) if a for n in re.split(r"\s*[;,]\s*|\s+and\s+", a)
                  if _key(n) and _key(n) not in site and len(n.split()) >= 2]  # persons, not the site
-        doc.text = _without_title(_with_credits(text, page, names, title), title)
+        doc.text = _with_credits(text, page, names, title)
+        for headline in {title, ours.get("h1") or ""}:  # the headline is the title, not text
+            doc.text = _without_title(doc.text, headline)
         author = author or _author_from_credits(doc.text)
     if fragment:  # a CMS field: cleaned as the text of any other file (inline chrome)
         from .clean import clean_article
@@ -255,7 +257,7 @@ def _our_reader(markup: str, title: str | None) -> Document:
 
 
 def _page_metadata(page: PageParser) -> dict[str, str | None]:
-    """What the page's own tags say: title, url, published, author, publisher."""
+    """What the page's own tags say: title, its first <h1>, url, published, author, publisher."""
     meta, ld = page.meta, _json_ld(page.captured["jsonld"])
     site_title = _first_text(page.captured["title"])
     parts = re.split(r"\s+[|–—:-]{1,2}\s+", site_title)
@@ -267,6 +269,7 @@ def _page_metadata(page: PageParser) -> dict[str, str | None]:
     author = author_name(meta.get("author") or meta.get("article:author") or meta.get("dc.creator"))
     return {
         "title": one_line(title or "") or None,
+        "h1": _first_text(page.captured["h1"]) or None,
         "url": http_url(page.links.get("canonical") or meta.get("og:url") or _field(ld.get("url"))),
         "published": next((d for d in map(parse_date, dates + [_field(ld.get("datePublished"))]
                                            + page.times) if d), None),
