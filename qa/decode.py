@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from typing import NamedTuple
 
 from .types import Unusable
@@ -10,6 +11,7 @@ MAGIC = [(b"%PDF", "a PDF document"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a 
          (b"\xff\xd8\xff", "a JPEG image"), (b"PK\x03\x04", "a ZIP archive or Office file"),
          (b"\x1f\x8b", "a gzip archive"), (b"\x7fELF", "a program"),
          (b"\xd0\xcf\x11\xe0", "an old Office document"), (b"RIFF", "a media file")]
+CONTROLS = re.compile(r"[\x00-\x08\x0d-\x1f]")  # control characters but \t \n \v \f (\r is gone)
 BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16")]
@@ -41,7 +43,7 @@ def decode_bytes(data: bytes) -> Decoded:
         text = _decode_without_bom(data, warnings)
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     sample = text[:65536]
-    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\n\t\f\v")
+    controls = len(CONTROLS.findall(sample))
     if controls > 0.05 * len(sample):
         raise Unusable("binary file (mostly control characters), not text")
     if not text.strip():
