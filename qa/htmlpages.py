@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from .dates import parse_date
-from .markup import PageParser, parse_page, word_count
+from .markup import BLOCK_TAGS, SKIP_TAGS, parse_page, word_count
 from .metadata import author_name, http_url, one_line
 from .types import Document
 
@@ -90,7 +90,7 @@ def read_page(markup: str, fragment: bool = False, title: str | None = None) -> 
     text is cleaned as any other file's (``clean.clean_article``, a paragraph repeating
     ``title`` dropped): CMS fields carry inline chrome ("Next page", link lists) of their own.
     """
-    page = parse_page(markup, drop_chrome=False)
+    page = read_tags(markup)
     ours = _page_metadata(page)
     extracted = _trafilatura(_as_page(markup) if fragment else markup)
     text = _body_text(extracted) if extracted else ""
@@ -189,11 +189,10 @@ def _key(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text.casefold()).strip()
 
 
-def _with_credits(text: str, page: PageParser, authors: list[str], title: str) -> str:
+def _with_credits(text: str, page: PageTags, authors: list[str], title: str) -> str:
     """``text`` with the page's credit lines near the article that it does not hold yet, each
     put where the page has it (before the first paragraph that comes after it in the page)."""
-    page._break()
-    blocks = [one_line(t) for t, _ in page.blocks]
+    blocks = page.blocks
     paragraphs = text.split("\n\n")
     where: dict[str, int] = {}
     for i, block in enumerate(blocks):
@@ -256,7 +255,86 @@ def _our_reader(markup: str, title: str | None) -> Document:
     return doc
 
 
-def _page_metadata(page: PageParser) -> dict[str, str | None]:
+class PageTags:
+    """What the project's own parse of a page holds: its visible text blocks in page order
+    (script, style, navigation, header, footer, aside and hidden elements left out), its meta
+    tags, links, ``<time datetime>`` values, and the text of its ``<title>``, ``<h1>`` and JSON-LD
+    scripts (each element a record, after a \\x1e)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.meta: dict[str, str] = {}
+        self.links: dict[str, str] = {}
+        self.times: list[str] = []
+        self.captured: dict[str, list[str]] = {"title": [], "h1": [], "jsonld": []}
+
+
+def read_tags(markup: str) -> PageTags:
+    """The page's blocks and tags, parsed by lxml (as trafilatura parses it); markup lxml
+    cannot parse goes through the project's own HTML parser instead."""
+    from trafilatura import load_html
+
+    try:
+        tree = load_html(markup)
+    except Exception:  # noqa: BLE001 - lxml refused it: the slower, forgiving parser
+        tree = None
+    tags = PageTags()
+    if tree is None:
+        parsed = parse_page(markup, drop_chrome=False)
+        parsed._break()
+        tags.blocks = [one_line(t) for t, _ in parsed.blocks]
+        tags.meta, tags.links, tags.times, tags.captured = (parsed.meta, parsed.links, parsed.times,
+                                                             parsed.captured)
+        return tags
+    for element in tree.iter("meta"):
+        key = (element.get("property") or element.get("name") or element.get("itemprop") or "").lower()
+        if key and element.get("content"):
+            tags.meta.setdefault(key, element.get("content"))
+    for element in tree.iter("link"):
+        if element.get("href"):
+            tags.links.setdefault((element.get("rel") or "").lower(), element.get("href"))
+    tags.times = [e.get("datetime") for e in tree.iter("time") if e.get("datetime")]
+    for name, elements in (("title", tree.iter("title")), ("h1", tree.iter("h1")),
+                           ("jsonld", (e for e in tree.iter("script") if "ld+json" in (e.get("type") or "")))):
+        for element in elements:
+            tags.captured[name] += ["\x1e", element.text_content()]
+    body = tree.find(".//body")
+    tags.blocks = _visible_blocks(body if body is not None else tree)
+    return tags
+
+
+def _visible_blocks(root) -> list[str]:
+    out: list[str] = []
+    buf: list[str] = []
+
+    def cut() -> None:
+        text = one_line("".join(buf))
+        if text:
+            out.append(text)
+        buf.clear()
+
+    def walk(element) -> None:
+        tag = element.tag.lower() if isinstance(element.tag, str) else ""
+        if not tag or tag in SKIP_TAGS or element.get("hidden") is not None or (
+                element.get("aria-hidden") == "true"):
+            return
+        block = tag in BLOCK_TAGS or tag == "br"
+        if block:
+            cut()
+        if tag == "li":
+            buf.append("• ")
+        buf.append(element.text or "")
+        for child in element:
+            walk(child)
+            buf.append(child.tail or "")
+        if block:
+            cut()
+    walk(root)
+    cut()
+    return out
+
+
+def _page_metadata(page: PageTags) -> dict[str, str | None]:
     """What the page's own tags say: title, its first <h1>, url, published, author, publisher."""
     meta, ld = page.meta, _json_ld(page.captured["jsonld"])
     site_title = _first_text(page.captured["title"])
