@@ -10,13 +10,18 @@ that are really saved pages, the HTML fields of WordPress/CMS JSON, wrapped by `
   (or fails), the project's own reader (``markup.parse_page`` + ``clean.clean_article``) is the
   fallback, so that no page either of them reads comes out empty.
 - **Credits**: bylines, "Reported by / Translated by / Written by" lines, photo credits that
-  trafilatura leaves out are put back from the project's own parse of the page: short blocks
+  trafilatura leaves out are put back from the project's own reading of the page (``read_tags``:
+  its visible blocks in page order, from an lxml parse): short blocks
   near the article that ``is_credit_line`` accepts (a credit opening, or naming the page's own
-  author metadata) and that the text does not hold yet; a credit found before the article goes
-  in front of it, one after it at its end.
+  author metadata) and that the text does not hold yet, each put where the page has it (before
+  the first paragraph that follows it in the page, else at the end). ``credit_lines`` gives the offsets of the credit
+  paragraphs of a text, for whoever wants to mark or rank them.
 - **Metadata**: trafilatura's (JSON-LD, OpenGraph, meta tags, htmldate for the date) first,
   then the project's own reading of the page's tags (``<time datetime>``, canonical link,
-  ``<h1>``/``<title>``), then a "By Name" credit line for the author.
+  ``<h1>``/``<title>``), then a "By Name" credit line for the author. Two exceptions: the URL is
+  the page's canonical link first (trafilatura's may be a guess), and the publisher the page's
+  ``og:site_name`` or its article's JSON-LD publisher before trafilatura's site name (which may
+  be the name of a JSON-LD WebSite around the article).
 """
 from __future__ import annotations
 
