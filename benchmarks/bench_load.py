@@ -62,7 +62,7 @@ def ensure_index(index: Path | None, corpus: Path = ROOT / "corpus") -> Path:
 
 @contextmanager
 def served(index: Path, corpus: Path | None = None, log: Path | None = None,
-           start_timeout: float = 600, until: str = "Ready:") -> Iterator[str]:
+           start_timeout: float = 600, until: str = "Ready:", extra: tuple[str, ...] = ()) -> Iterator[str]:
     """``python serve.py --index INDEX`` on a free loopback port; yields its URL once the log
     shows ``until`` (default: the model is loaded); always stops it.
 
@@ -79,7 +79,7 @@ def served(index: Path, corpus: Path | None = None, log: Path | None = None,
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "serve.py"), "--index", str(index), "--corpus", str(corpus),
-             "--host", HOST, "--port", str(port)],
+             "--host", HOST, "--port", str(port), *extra],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + start_timeout
