@@ -189,3 +189,20 @@ def test_serve_watch_builds_a_new_article_and_answers_it_without_a_restart(live_
         while "ferry.md" in {p["doc_id"] for p in client.predict(FERRY_QUESTION, 5, api_name="/ask")["passages"]}:
             assert time.monotonic() < deadline
             time.sleep(0.5)
+
+
+def test_short_soak_clients_rebuilds_and_a_killed_build_no_error_no_mixed_answer(tmp_path):
+    """benchmarks/bench_soak.py, short: 4 clients while two articles are added and built (the
+    first build killed with SIGKILL, then run again); every answer is whole from one generation
+    and every new article gets answered, the server never restarted. No timing is asserted."""
+    spec = importlib.util.spec_from_file_location("bench_soak", ROOT / "benchmarks" / "bench_soak.py")
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_soak", bench)
+    spec.loader.exec_module(bench)
+    soak = bench.run(clients=4, seconds=30, builds=2, kill=1, work=tmp_path / "soak")
+    print("\n" + bench.tables(soak))
+    assert soak.errors == [] and soak.mixed() == []
+    assert len(soak.answers) >= 4 and len({gen for gen, _ in soak.answers}) >= 2  # answers from both sides of a swap
+    assert [b.outcome for b in soak.builds] == ["killed (SIGKILL), then run again", "committed"]
+    assert all(b.answered_after is not None for b in soak.builds)
+    assert not soak.restarted
