@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         launch(app, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
     except OSError as exc:
         parser.exit(2, f"serve: cannot listen on {args.host}:{args.port}: {exc}\n")
+    from qa.json_api import add_json_api
+
+    add_json_api(app, live, auth)  # POST /api/ask: the /ask API as one JSON request, batched
     url = f"http://{args.host}:{args.port}"
     print(f"Serving {url} — {time.monotonic() - STARTED:.1f}s after start; loading the model …", flush=True)
     try:
