@@ -38,6 +38,7 @@ class AskBatcher:
 
     def __init__(self, engine: Any, workers: int = 2, max_batch: int = 32) -> None:
         self.engine, self.max_batch = engine, max_batch
+        self.largest_batch = 0  # the most questions one encode has taken so far
         self._queue: queue.Queue = queue.Queue()
         self._threads = [threading.Thread(target=self._work, name=f"qa-ask-{i}", daemon=True)
                          for i in range(workers)]
@@ -73,6 +74,7 @@ class AskBatcher:
 
     def _answer(self, items: list) -> None:
         k, filters = items[0][1], items[0][3]
+        self.largest_batch = max(self.largest_batch, len(items))
         try:
             with pinned(self.engine) as one:
                 answers = one.ask_many([i[0] for i in items], k=k, histories=[i[2] for i in items],
@@ -109,12 +111,14 @@ def parse_request(body: bytes) -> tuple[str, int, list[str] | None, dict | None]
     k = data.get("k", 5)
     if isinstance(k, bool) or not isinstance(k, (int, float)) or int(k) != k:
         raise ValueError("k must be a whole number")
-    history = data.get("history") or None
+    history = data.get("history")
     if history is not None and (not isinstance(history, list) or not all(isinstance(h, str) for h in history)):
         raise ValueError("history must be a list of earlier questions")
-    filters = data.get("filters") or None
+    history = history or None
+    filters = data.get("filters")
     if filters is not None and not isinstance(filters, dict):
         raise ValueError("filters must be an object: source, publisher, after, before")
+    filters = filters or None
     if not isinstance(data["question"], str):
         raise ValueError("The question must be text")
     return data["question"], max(1, min(int(k), MAX_K_SHOWN)), history, filters
