@@ -102,6 +102,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     per_client: list[int] = field(default_factory=list)
+    engine: list[float] = field(default_factory=list)  # each answer's own Engine.ask seconds
 
     @property
     def answers(self) -> int:
@@ -159,6 +160,7 @@ def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, lis
                 done += 1
                 with lock:
                     run.latencies.append(elapsed)
+                    run.engine.append(float(result.get("seconds", 0.0)))
                     run.per_client[number] = done
                     start["last"] = time.perf_counter()
         finally:
@@ -202,6 +204,7 @@ def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, lis
                 done += 1
                 with lock:
                     run.latencies.append(elapsed)
+                    run.engine.append(float(result.get("seconds", 0.0)))
                     run.per_client[number] = done
                     start["last"] = time.perf_counter()
         finally:
@@ -239,13 +242,14 @@ def pct(values: list[float], q: float) -> float:
 
 def table(runs: list[Run]) -> str:
     lines = ["| API | clients | answers | errors | throughput (answers/s) | p50 latency (ms) | p95 latency (ms) "
-             "| max latency (ms) | fewest answers of a client |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| max latency (ms) | fewest answers of a client | p50 in Engine.ask (ms) | p50 beyond Engine.ask (ms) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         ms = [x * 1000 for x in r.latencies]
         lines.append(f"| {'POST /api/ask' if r.api == 'json' else 'gradio /ask'} | {r.clients} | {r.answers:,} | {len(r.errors)} | {r.throughput:.1f} | "
                      f"{pct(ms, 50):.0f} | {pct(ms, 95):.0f} | {max(ms, default=float('nan')):.0f} | "
-                     f"{min(r.per_client, default=0)} |")
+                     f"{min(r.per_client, default=0)} | {pct([x * 1000 for x in r.engine], 50):.0f} | "
+                     f"{pct([(a - b) * 1000 for a, b in zip(r.latencies, r.engine)], 50):.0f} |")
     return "\n".join(lines)
 
 
