@@ -113,8 +113,9 @@ def new_generation(index_dir: Path) -> Path:
     return folder
 
 
-def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any]) -> None:
-    """Make ``folder`` the index: fsync it, rename it into place, swap the manifest atomically."""
+def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any], log=None) -> None:
+    """Make ``folder`` the index: fsync it, rename it into place, swap the manifest atomically;
+    then delete the old generations no reader holds (the others are said to ``log``)."""
     index_dir = Path(index_dir)
     final = folder.with_suffix("")
     for path in folder.iterdir():
@@ -127,7 +128,7 @@ def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any]) -
     _fsync(tmp)
     os.replace(tmp, index_dir / MANIFEST)
     _fsync(index_dir)
-    delete_unleased(index_dir, keep=final.name)
+    delete_unleased(index_dir, keep=final.name, log=log)
 
 
 class GenerationGone(IndexProblem):
