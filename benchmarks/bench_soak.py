@@ -4,7 +4,8 @@
 
 Copies the sample corpus to $QA_BENCH_WORK, builds an index of it, and serves it with
 ``python serve.py`` on 127.0.0.1 (it follows its index: ``qa.follow``). ``--clients`` clients
-ask the shipped questions through the ``/ask`` API in a loop for ``--seconds``; meanwhile a
+ask the shipped questions through the ``/ask`` API in a loop for ``--seconds`` (and until the
+last build's article is answered); meanwhile a
 builder adds one new article (an invented harbour reopening, its own question) and runs
 ``qa build`` in a child process, ``--builds`` times; build number ``--kill`` is first killed
 with SIGKILL while it runs (the served index must not change), then run again. After each
@@ -173,7 +174,7 @@ def run(clients: int = 32, seconds: float = 180, builds: int = 4, kill: int | No
                             httpx_kwargs={"timeout": request_timeout})
             turn = number * 7
             try:
-                while time.monotonic() < stop_at and not done.is_set():
+                while not done.is_set():  # until the end of the run and of the last build
                     question, history = questions[turn % len(questions)]
                     turn += 1
                     t0 = time.perf_counter()
@@ -192,8 +193,7 @@ def run(clients: int = 32, seconds: float = 180, builds: int = 4, kill: int | No
             prober = Client(url, verbose=False, analytics_enabled=False, download_files=False)
             pause = seconds / (builds + 1)
             for number in range(1, builds + 1):
-                if done.wait(pause if number == 1 else max(1.0, min(pause, stop_at - time.monotonic() - 30))):
-                    return
+                time.sleep(pause if number == 1 else max(1.0, min(pause, stop_at - time.monotonic() - 30)))
                 row = BuildRow(number, rss_before=rss_mb(pid))
                 name, text, question = article(number)
                 (corpus / name).parent.mkdir(exist_ok=True)
@@ -243,9 +243,10 @@ def run(clients: int = 32, seconds: float = 180, builds: int = 4, kill: int | No
             t.start()
         build_thread.start()
         build_thread.join(timeout=seconds + 900)
-        for t in threads:
-            t.join(timeout=max(1.0, stop_at - time.monotonic() + request_timeout))
+        done.wait(max(0.0, stop_at - time.monotonic()))
         done.set()
+        for t in threads:
+            t.join(timeout=request_timeout)
         soak.seconds = time.perf_counter() - started
         soak.restarted = server.poll() is not None or server.pid != pid
         soak.rss_end = rss_mb(pid) if server.poll() is None else float("nan")

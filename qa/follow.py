@@ -198,7 +198,7 @@ class LiveEngine:
                     started = time.perf_counter()
                     new = Engine._open_manifest(
                         self.index_dir, manifest, self._settings.get("model", current.settings.model),
-                        {**self._settings, "encoder": current.settings.encoder})
+                        self._settings)  # queried with the encoder it was built with
                     break
                 except GenerationGone:
                     seen = self._manifest_stat()
@@ -211,7 +211,9 @@ class LiveEngine:
             else:
                 return False
             try:
-                new._encoder = current.encoder  # the loaded model, shared
+                if (new.settings.model_path, new.settings.encoder) == (current.settings.model_path,
+                                                                         current.settings.encoder):
+                    new._encoder = current.encoder  # the loaded model, shared
                 if new.encoder.dim != new.manifest["dim"]:
                     raise IndexProblem("the new generation's vectors do not fit the model")
                 new.ask("warm up the new generation", k=1)
