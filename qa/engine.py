@@ -9,9 +9,8 @@ from typing import Callable, Sequence
 from .answer import overlaps
 from .embed import Encoder, get_encoder
 from .filters import doc_mask
-from .generation import Generation
+from .generation import Generation, GenerationGone
 from .index_files import IndexProblem
-from .store import GenerationGone
 from .retrieve import Candidates, Retriever
 from .settings import MAX_K, MODES, Settings
 from .types import Answer, BuildReport, Document, Passage

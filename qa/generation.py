@@ -15,7 +15,7 @@ from . import lexical, store
 from .dense import DenseIndex
 from .dense_kinds import open_dense
 from .lexical import BM25
-from .store import DocumentStore, IndexProblem, SentenceVectors
+from .store import DocumentStore, GenerationGone, IndexProblem, SentenceVectors  # noqa: F401 (GenerationGone: public here too)
 
 
 @dataclass
