@@ -62,7 +62,7 @@ def ensure_index(index: Path | None, corpus: Path = ROOT / "corpus") -> Path:
 
 @contextmanager
 def served(index: Path, corpus: Path | None = None, log: Path | None = None,
-           start_timeout: float = 600, until: str = "Ready:") -> Iterator[str]:
+           start_timeout: float = 600, until: str = "Ready:", extra: tuple[str, ...] = ()) -> Iterator[str]:
     """``python serve.py --index INDEX`` on a free loopback port; yields its URL once the log
     shows ``until`` (default: the model is loaded); always stops it.
 
@@ -79,7 +79,7 @@ def served(index: Path, corpus: Path | None = None, log: Path | None = None,
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "serve.py"), "--index", str(index), "--corpus", str(corpus),
-             "--host", HOST, "--port", str(port)],
+             "--host", HOST, "--port", str(port), *extra],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + start_timeout
@@ -97,10 +97,12 @@ def served(index: Path, corpus: Path | None = None, log: Path | None = None,
 @dataclass
 class Run:
     clients: int
+    api: str = "gradio"
     seconds: float = 0.0  # wall time from the common start to the last answer
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     per_client: list[int] = field(default_factory=list)
+    engine: list[float] = field(default_factory=list)  # each answer's own Engine.ask seconds
 
     @property
     def answers(self) -> int:
@@ -112,11 +114,12 @@ class Run:
 
 
 def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, list[str]]],
-          request_timeout: float = 120.0, max_per_client: int = 10_000, k: int = 5) -> Run:
-    """``clients`` gradio clients asking in a loop for ``seconds`` (each answers at least once)."""
+          request_timeout: float = 120.0, max_per_client: int = 10_000, k: int = 5, api: str = "gradio") -> Run:
+    """``clients`` clients asking in a loop for ``seconds`` (each answers at least once): gradio
+    clients of ``/ask``, or (``api="json"``) plain HTTP clients of ``POST /api/ask``."""
     from gradio_client import Client
 
-    run = Run(clients, per_client=[0] * clients)
+    run = Run(clients, api=api, per_client=[0] * clients)
     lock = threading.Lock()
     start: dict[str, float] = {}
 
@@ -125,6 +128,43 @@ def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, lis
         start["deadline"] = start["t0"] + seconds
 
     ready = threading.Barrier(clients + 1, action=go)
+
+    def json_loop(number: int) -> None:
+        import httpx
+
+        client = httpx.Client(base_url=url, timeout=request_timeout)
+        try:
+            ready.wait(timeout=600)
+        except threading.BrokenBarrierError:
+            pass
+        done, turn = 0, number * 7
+        try:
+            while done < max_per_client and (done == 0 or time.perf_counter() < start["deadline"]):
+                question, history = questions[turn % len(questions)]
+                turn += 1
+                t0 = time.perf_counter()
+                try:
+                    reply = client.post("api/ask", json={"question": question, "k": k, "history": history})
+                    result = reply.json()
+                    if reply.status_code != 200 or "passages" not in result:
+                        raise ValueError(f"{reply.status_code}: {str(result)[:200]}")
+                    if not result["abstained"] and not result["passages"]:
+                        raise ValueError("an answer without passages")
+                except Exception as exc:  # noqa: BLE001 - every failure is counted
+                    with lock:
+                        run.errors.append(f"client {number}: {type(exc).__name__}: {str(exc)[:200]}")
+                    if len(run.errors) > 100:
+                        return
+                    continue
+                elapsed = time.perf_counter() - t0
+                done += 1
+                with lock:
+                    run.latencies.append(elapsed)
+                    run.engine.append(float(result.get("seconds", 0.0)))
+                    run.per_client[number] = done
+                    start["last"] = time.perf_counter()
+        finally:
+            client.close()
 
     def client_loop(number: int) -> None:
         client = None
@@ -164,10 +204,14 @@ def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, lis
                 done += 1
                 with lock:
                     run.latencies.append(elapsed)
+                    run.engine.append(float(result.get("seconds", 0.0)))
                     run.per_client[number] = done
                     start["last"] = time.perf_counter()
         finally:
             client.close()
+
+    if api == "json":
+        client_loop = json_loop  # noqa: F811 - the same loop over POST /api/ask
 
     threads = [threading.Thread(target=client_loop, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
@@ -197,14 +241,15 @@ def pct(values: list[float], q: float) -> float:
 
 
 def table(runs: list[Run]) -> str:
-    lines = ["| clients | answers | errors | throughput (answers/s) | p50 latency (ms) | p95 latency (ms) "
-             "| max latency (ms) | fewest answers of a client |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| API | clients | answers | errors | throughput (answers/s) | p50 latency (ms) | p95 latency (ms) "
+             "| max latency (ms) | fewest answers of a client | p50 in Engine.ask (ms) | p50 beyond Engine.ask (ms) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         ms = [x * 1000 for x in r.latencies]
-        lines.append(f"| {r.clients} | {r.answers:,} | {len(r.errors)} | {r.throughput:.1f} | "
+        lines.append(f"| {'POST /api/ask' if r.api == 'json' else 'gradio /ask'} | {r.clients} | {r.answers:,} | {len(r.errors)} | {r.throughput:.1f} | "
                      f"{pct(ms, 50):.0f} | {pct(ms, 95):.0f} | {max(ms, default=float('nan')):.0f} | "
-                     f"{min(r.per_client, default=0)} |")
+                     f"{min(r.per_client, default=0)} | {pct([x * 1000 for x in r.engine], 50):.0f} | "
+                     f"{pct([(a - b) * 1000 for a, b in zip(r.latencies, r.engine)], 50):.0f} |")
     return "\n".join(lines)
 
 
@@ -218,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a request slower than this is an error (default: 120 s)")
     parser.add_argument("--max-per-client", type=int, default=10_000,
                         help="a client stops after this many answers (default: 10000)")
+    parser.add_argument("--api", nargs="+", choices=["gradio", "json"], default=["gradio"],
+                        help="which API the clients call: gradio /ask, json POST /api/ask, or both (default: gradio)")
     args = parser.parse_args(argv)
     if not all(1 <= n <= 256 for n in args.clients) or not 0 < args.seconds <= 3600:
         parser.error("clients must be 1..256 and seconds 0..3600")
@@ -230,9 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         warm = drive(url, 1, 0, questions)  # one answer first: the first request pays for warm-up
         if warm.errors:
             print("warm-up failed:", *warm.errors, sep="\n  ", file=sys.stderr)
-        for n in args.clients:
-            print(f"{n} client(s) for {args.seconds:g} s …", file=sys.stderr, flush=True)
-            runs.append(drive(url, n, args.seconds, questions, args.request_timeout, args.max_per_client))
+        for api in args.api:
+            for n in args.clients:
+                print(f"{n} {api} client(s) for {args.seconds:g} s …", file=sys.stderr, flush=True)
+                runs.append(drive(url, n, args.seconds, questions, args.request_timeout, args.max_per_client,
+                                  api=api))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "benchmarks/bench_load.py",
                                                 *(argv if argv is not None else sys.argv[1:])])

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 from .answer import overlaps
 from .embed import Encoder, get_encoder
 from .filters import doc_mask
-from .generation import Generation
+from .generation import Generation, GenerationGone
 from .index_files import IndexProblem
 from .retrieve import Candidates, Retriever
 from .settings import MAX_K, MODES, Settings
@@ -45,7 +45,17 @@ class Engine:
         built with another model than ``model``.
         """
         index_dir = Path(index)
-        manifest = Generation.manifest_of(index_dir)
+        for attempt in range(5):  # a build may delete the generation between manifest and open
+            manifest = Generation.manifest_of(index_dir)
+            try:
+                return cls._open_manifest(index_dir, manifest, model, settings)
+            except GenerationGone:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _open_manifest(cls, index_dir: Path, manifest: dict, model: str | None, settings: dict) -> "Engine":
         built = Settings.from_dict(manifest.get("settings", {}))
         chosen = Settings.from_env().with_(index=str(index_dir), **settings)
         chosen = chosen.with_(model=model if model is not None else built.model,
@@ -83,6 +93,10 @@ class Engine:
                     f"The model gives vectors of dimension {self._encoder.dim}, the index holds "
                     f'{self.manifest["dim"]}: run "qa build"')
         return self._encoder
+
+    def close(self) -> None:
+        """Close the index's files and let go of the generation (a build may then delete it)."""
+        self.generation.close()
 
     def warm(self) -> "Engine":
         """Load the model now rather than on the first question."""

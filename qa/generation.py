@@ -15,7 +15,7 @@ from . import lexical, store
 from .dense import DenseIndex
 from .dense_kinds import open_dense
 from .lexical import BM25
-from .store import DocumentStore, IndexProblem, SentenceVectors
+from .store import DocumentStore, GenerationGone, IndexProblem, SentenceVectors  # noqa: F401 (GenerationGone: public here too)
 
 
 @dataclass
@@ -41,6 +41,23 @@ class Generation:
     sentence_vectors: SentenceVectors
     sentence_bm25: BM25
     pair_bm25: BM25
+    lease: store.Lease | None = None  # held from open to close: no build deletes the folder meanwhile
+
+    @property
+    def name(self) -> str:
+        """The generation's folder name (``gen-000003``): what an answer says it came from."""
+        return str(self.manifest.get("generation"))
+
+    def close(self) -> None:
+        """Close its files and let go of its lease; when the index has moved on to a newer
+        generation, the folder is deleted if no other reader holds it."""
+        self.docs.close()
+        if self.lease is not None and self.lease.held:
+            self.lease.release()
+            try:
+                store.delete_unleased(self.index_dir)
+            except OSError:
+                pass
 
     @staticmethod
     def manifest_of(index_dir: Path) -> dict[str, Any]:
@@ -53,6 +70,15 @@ class Generation:
         ``nprobe``, the memory for sentence vectors); ``IndexProblem`` when its files are missing,
         damaged or disagree with each other or with the manifest."""
         folder = store.generation_dir(index_dir, manifest)
+        lease = store.Lease(folder)  # GenerationGone when a build deleted it since the manifest was read
+        try:
+            return cls._open(index_dir, manifest, settings, folder, lease)
+        except BaseException:
+            lease.release()
+            raise
+
+    @classmethod
+    def _open(cls, index_dir: Path, manifest: dict[str, Any], settings, folder: Path, lease) -> "Generation":
         docs = DocumentStore(folder / "docs.sqlite")
         chunks = store.read_chunks(folder)
         counts = manifest.get("counts", {})
@@ -83,7 +109,7 @@ class Generation:
                    chunk_doc=np.ascontiguousarray(chunks[:, 0]), chunk_span=np.ascontiguousarray(chunks[:, 1:3]),
                    dense=dense, vectors=dense.rows(folder, in_memory=True), bm25=chunk_bm25,
                    sentences=sentences, sentence_vectors=sentence_vectors, sentence_bm25=sentence_bm25,
-                   pair_bm25=pair_bm25)
+                   pair_bm25=pair_bm25, lease=lease)
 
     @property
     def size(self) -> int:

@@ -17,10 +17,15 @@ index/
     sent_bm25_*.npy      term counts per sentence (read into memory by the engine, which scores
                          the sentences of a question's candidates from their rows)
     pair_bm25_*.npy      counts of hashed adjacent word pairs per chunk, with posting lists
+    .readers             readers' leases: every open generation holds a shared flock on it
   .build.lock            held by the build that is running
 ```
 A build writes a new generation folder, then replaces ``manifest.json`` atomically; a build
 killed at any point leaves the previous manifest pointing at the previous, whole generation.
+An old generation is deleted only when no reader holds its lease (``Lease``: a shared flock
+on ``.readers``, which the kernel drops when the reader's process dies, so a dead reader's
+lease never blocks anything); a leased one is left for the reader that lets it go, or a later
+build, to delete (``delete_unleased``).
 Nothing is pickled: JSON, SQLite, ``.npy`` without pickle, and FAISS's own format.
 ``vectors.faiss`` is written and read by ``dense_kinds`` (its kinds: ``dense_flat``, ``dense_ivf``);
 the readers of ``.npy`` files are in ``index_files``.
@@ -49,6 +54,7 @@ from .types import Document
 FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
+READERS = ".readers"
 DOC_FIELDS = ("doc_id", "title", "url", "published", "author", "publisher")
 
 
@@ -97,17 +103,19 @@ def build_lock(index_dir: Path, wait: bool = True, log=print) -> Iterator[None]:
 def new_generation(index_dir: Path) -> Path:
     """A fresh, empty folder for the next generation (leftovers of killed builds are removed)."""
     index_dir = Path(index_dir)
-    for stale in index_dir.glob("gen-*.tmp"):
+    for stale in [*index_dir.glob("gen-*.tmp"), *index_dir.glob("gen-*.del")]:
         shutil.rmtree(stale, ignore_errors=True)
     numbers = [int(p.name[4:]) for p in index_dir.glob("gen-*") if p.name[4:].isdigit()]
     name = f"gen-{max(numbers, default=0) + 1:06d}"
     folder = index_dir / f"{name}.tmp"
     folder.mkdir(parents=True)
+    (folder / READERS).touch()  # readers lease the generation on it (``Lease``)
     return folder
 
 
-def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any]) -> None:
-    """Make ``folder`` the index: fsync it, rename it into place, swap the manifest atomically."""
+def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any], log=None) -> None:
+    """Make ``folder`` the index: fsync it, rename it into place, swap the manifest atomically;
+    then delete the old generations no reader holds (the others are said to ``log``)."""
     index_dir = Path(index_dir)
     final = folder.with_suffix("")
     for path in folder.iterdir():
@@ -120,9 +128,107 @@ def commit_generation(index_dir: Path, folder: Path, manifest: dict[str, Any]) -
     _fsync(tmp)
     os.replace(tmp, index_dir / MANIFEST)
     _fsync(index_dir)
-    for old in index_dir.glob("gen-*"):
-        if old.name != final.name:
-            shutil.rmtree(old, ignore_errors=True)
+    delete_unleased(index_dir, keep=final.name, log=log)
+
+
+class GenerationGone(IndexProblem):
+    """The generation a manifest named was deleted before a reader could lease it: read the
+    manifest again and open the generation it names now."""
+
+
+def generation_number(name: str) -> int | None:
+    return int(name[4:]) if name.startswith("gen-") and name[4:].isdigit() else None
+
+
+class Lease:
+    """A reader's hold on one generation folder: while it is held, no build deletes the folder.
+
+    A shared ``flock`` on the folder's ``.readers`` file (a deleter takes it exclusively, without
+    waiting, and deletes only when it gets it). ``GenerationGone`` when the folder is gone, or
+    was being deleted while this lease was taken.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        path = self.folder / READERS
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise GenerationGone(f"Generation {self.folder.name} of {self.folder.parent}/ is gone") from None
+        except PermissionError:  # a read-only index of another user: no lease (and no build here)
+            fd = os.open(path, os.O_RDONLY) if path.exists() else -1
+        if fd >= 0:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # deleted (renamed away) while we waited for the lock
+                os.close(fd)
+                raise GenerationGone(f"Generation {self.folder.name} of {self.folder.parent}/ is gone")
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = -1
+
+    @property
+    def held(self) -> bool:
+        return self._fd >= 0
+
+    def __del__(self) -> None:  # an engine dropped without close() lets go of its generation
+        try:
+            self.release()
+        except (AttributeError, OSError):
+            pass
+
+
+def delete_unleased(index_dir: Path, keep: str | None = None, log=None) -> list[str]:
+    """Delete every generation folder but ``keep`` (default: the manifest's) that no reader
+    leases; the leased ones are left (and said to ``log``). Returns the names deleted.
+
+    Only folders numbered below ``keep`` are touched, so a generation being committed (renamed
+    into place, its manifest not written yet) is never taken for an old one.
+    """
+    index_dir = Path(index_dir)
+    if keep is None:
+        try:
+            keep = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))["generation"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+    newest = generation_number(keep)
+    if newest is None:
+        return []
+    for dead in index_dir.glob("gen-*.del"):  # the rest of an interrupted delete
+        shutil.rmtree(dead, ignore_errors=True)
+    deleted = []
+    for old in sorted(index_dir.glob("gen-*")):
+        number = generation_number(old.name)
+        if number is None or number >= newest or not old.is_dir():
+            continue
+        try:
+            fd = os.open(old / READERS, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if log:
+                    log(f"Kept {old.name}: a reader still has it open (deleted when it lets it go)")
+                continue
+            # Renamed first, under the lock: a reader arriving now finds no folder at all.
+            doomed = old.with_name(old.name + ".del")
+            try:
+                os.replace(old, doomed)
+            except OSError:
+                continue
+        finally:
+            os.close(fd)
+        shutil.rmtree(doomed, ignore_errors=True)
+        deleted.append(old.name)
+    return deleted
 
 
 def _fsync(path: Path) -> None:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import threading
+from contextlib import nullcontext
 from html import escape
 from pathlib import Path
 from typing import Any, Iterable
@@ -107,14 +108,53 @@ def feedback_record(turn: dict[str, Any], vote: str, comment: str) -> dict[str, 
     }
 
 
+def pinned(engine: Any):
+    """One generation of ``engine`` held for a whole answer: a ``LiveEngine``'s current one
+    (``qa.follow``), or the engine itself."""
+    return engine.pinned() if hasattr(engine, "pinned") else nullcontext(engine)
+
+
+def generation_of(engine: Any) -> str | None:
+    generation = getattr(engine, "generation", None)
+    return getattr(generation, "name", None)
+
+
+def source_document(engine: Any, passage: Any, generation: str | None):
+    """The article a citation points into, from the generation that answered (``LookupError``
+    with a message when a live archive no longer holds that text)."""
+    if hasattr(engine, "source_document"):
+        return engine.source_document(passage, generation)
+    return engine.document(passage.doc_id)
+
+
+def archive_line(engine: Any, seq: int | None, watcher: Any = None) -> str:
+    """The page's line on the live archive: new articles since the page was opened (swap
+    number ``seq``), and what the corpus watcher is doing."""
+    parts = []
+    if seq is not None and hasattr(engine, "new_since"):
+        added, removed, builds = engine.new_since(seq)
+        if builds:
+            news = f"{added} new article{'s' if added != 1 else ''}"
+            if removed:
+                news += f" and {removed} removed"
+            parts.append(f"The archive has changed: {news} since you opened this page.")
+    if watcher is not None and watcher.status:
+        parts.append(watcher.status)
+    return render.status_html(" ".join(parts))
+
+
 def create_app(
     engine: Any,
     settings: Settings | None = None,
     feedback_path: str | Path | None = None,
     concurrency_limit: int = 2,
+    watcher: Any = None,
+    archive_every: float = 3.0,
 ) -> gr.Blocks:
-    """The chat app over ``engine``; votes go to ``feedback_path`` (default: QA_FEEDBACK,
-    else ``feedback.jsonl`` in the index folder, which git ignores)."""
+    """The chat app over ``engine`` (an ``Engine`` or a ``qa.follow.LiveEngine``); votes go to
+    ``feedback_path`` (default: QA_FEEDBACK, else ``feedback.jsonl`` in the index folder, which
+    git ignores). With a live engine or a ``watcher`` (``qa.follow.CorpusWatcher``), a line
+    under the title says every ``archive_every`` seconds how the archive changed."""
     settings = settings or Settings.from_env()
     feedback = FeedbackLog(
         feedback_path or os.environ.get("QA_FEEDBACK") or Path(settings.index) / "feedback.jsonl"
@@ -155,7 +195,11 @@ def create_app(
         if not (turn < len(turns) and 1 <= number <= len(turns[turn]["answer"].passages)):
             return gr.update(), gr.update()
         passage = turns[turn]["answer"].passages[number - 1]
-        html = render.source_html(engine.document(passage.doc_id), passage, number)
+        try:
+            document = source_document(engine, passage, turns[turn].get("generation"))
+        except LookupError as exc:
+            return render.status_html(str(exc), error=True), gr.update()
+        html = render.source_html(document, passage, number)
         picked = f"{turn}-{number}" if turn == len(turns) - 1 else None
         return html, gr.update(value=picked)
 
@@ -164,19 +208,21 @@ def create_app(
         history = [t["question"] for t in turns]
         try:
             filters = parse_filters(publishers, sources, after, before)
-            answer = engine.ask(question, k=int(k), history=history or None, filters=filters)
+            with pinned(engine) as one:  # the answer and its first source from one generation
+                answer = one.ask(question, k=int(k), history=history or None, filters=filters)
+                turns = turns + [
+                    {"question": question, "history": history, "filters": filters, "k": int(k),
+                     "answer": answer, "generation": generation_of(one)}
+                ]
+                choices = citation_choices(turns)
+                if answer.passages and not answer.abstained:  # open the best source right away
+                    picked = choices[0][1]
+                    source, _ = open_citation(picked, turns)
+                else:
+                    picked, source = None, render.SOURCE_PLACEHOLDER
         except (ValueError, IndexProblem) as exc:  # a bad question, or an index damaged under us
             return (gr.update(), turns, gr.update(), render.status_html(str(exc), error=True),
                     gr.update(), gr.update())
-        turns = turns + [
-            {"question": question, "history": history, "filters": filters, "k": int(k), "answer": answer}
-        ]
-        choices = citation_choices(turns)
-        if answer.passages and not answer.abstained:  # open the best source right away
-            picked = choices[0][1]
-            source, _ = open_citation(picked, turns)
-        else:
-            picked, source = None, render.SOURCE_PLACEHOLDER
         found = f"{len(answer.passages)} passages in {answer.seconds:.2f} s"
         return (chat_messages(turns), turns, "", render.status_html(found),
                 gr.update(choices=choices, value=picked), source)
@@ -205,10 +251,15 @@ def create_app(
         try:
             k = max(1, min(int(k), MAX_K_SHOWN))
             history = [str(h) for h in (history or [])]
-            answer = engine.ask(str(question), k=k, history=history or None, filters=filters or None)
+            with pinned(engine) as one:
+                answer = one.ask(str(question), k=k, history=history or None, filters=filters or None)
+                generation = generation_of(one)
         except (ValueError, TypeError, IndexProblem) as exc:
             raise gr.Error(str(exc)) from None
-        return answer.to_dict()
+        result = answer.to_dict()
+        if generation:
+            result["generation"] = generation  # every passage is from this generation
+        return result
 
     private = {"api_visibility": "private"}
     engine_queue = {"concurrency_id": "engine", "concurrency_limit": concurrency_limit}
@@ -220,6 +271,10 @@ def create_app(
             "<p>Every answer is quoted word for word from an article in the archive, with its "
             "source. Click a citation to read the whole article.</p></div>"
         )
+        live = hasattr(engine, "new_since") or watcher is not None
+        if live:
+            opened_at = gr.State(None)
+            archive = gr.HTML(archive_line(engine, None, watcher), elem_id="archive-status")
         with gr.Row(equal_height=False):
             with gr.Column(scale=6, min_width=420):
                 chatbot = gr.Chatbot(
@@ -290,6 +345,16 @@ def create_app(
             trigger(clear, None, [chatbot, turns, question, source, citation, status], **private)
         chatbot.like(vote, [turns, comment], [comment, status], **private)
         gr.api(api_ask, api_name=API_NAME, **engine_queue)
+        if live:
+            def page_opened():
+                return getattr(engine, "seq", 0), archive_line(engine, getattr(engine, "seq", 0), watcher)
+
+            def archive_tick(seq):
+                return archive_line(engine, seq, watcher)
+
+            status_queue = {"concurrency_id": "archive", "concurrency_limit": None, "show_progress": "hidden"}
+            app.load(page_opened, None, [opened_at, archive], **private, **status_queue)
+            gr.Timer(archive_every).tick(archive_tick, [opened_at], [archive], **private, **status_queue)
     return app
 
 

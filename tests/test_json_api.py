@@ -1,0 +1,116 @@
+"""``POST /api/ask`` on a real Gradio server: the same answer as the Gradio ``/ask`` API, the
+same login, clear errors, and concurrent questions answered in batches, each correctly."""
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from qa.json_api import AskBatcher, add_json_api, parse_request
+
+pytestmark = pytest.mark.model
+
+SEAFOOD = "When did China ban seafood imports from North Korea?"
+
+
+def post(url: str, body, headers: dict | None = None) -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url + "api/ask", data=data, method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def servers(sample_engine):
+    from qa.web import create_app, launch
+
+    made = {}
+    for name, auth in (("open", None), ("login", [("ana", "s3cret")])):
+        app = create_app(sample_engine, sample_engine.settings)
+        port = free_port()
+        launch(app, port=port, auth=auth, prevent_thread_lock=True, quiet=True)
+        add_json_api(app, sample_engine, auth)
+        made[name] = (app, f"http://127.0.0.1:{port}/")
+    yield {name: url for name, (_, url) in made.items()}
+    for app, _ in made.values():
+        app.close()
+
+
+def test_the_json_answer_is_the_gradio_answer(servers):
+    from gradio_client import Client
+
+    url = servers["open"]
+    filters = {"publisher": "Daily NK"}
+    status, answer = post(url, {"question": "Who reported that?", "k": 3, "history": [SEAFOOD], "filters": filters})
+    assert status == 200
+    expected = Client(url, verbose=False).predict(question="Who reported that?", history=[SEAFOOD],
+                                                  filters=filters, k=3, api_name="/ask")
+    strip = lambda a: {k: v for k, v in a.items() if k != "seconds"}  # noqa: E731
+    assert strip(answer) == strip(expected) and answer["passages"]
+
+
+def test_bad_requests_get_a_clear_400(servers):
+    url = servers["open"]
+    assert post(url, {"question": "   "}) == (400, {"error": "The question is empty: type a question about the news archive"})
+    status, body = post(url, b"{not json")
+    assert status == 400 and "JSON object" in body["error"]
+    status, body = post(url, {"question": SEAFOOD, "filters": {"after": "yesterday"}})
+    assert status == 400 and "after" in body["error"]
+    status, body = post(url, {"question": SEAFOOD, "limit": 3})
+    assert status == 400 and "limit" in body["error"]
+    assert post(url, {"question": SEAFOOD})[0] == 200  # and the server still answers
+
+
+def test_with_a_login_only_its_users_are_answered(servers):
+    url = servers["login"]
+    assert post(url, {"question": SEAFOOD})[0] == 401
+    wrong = base64.b64encode(b"ana:guess").decode()
+    assert post(url, {"question": SEAFOOD}, {"Authorization": f"Basic {wrong}"})[0] == 401
+    right = base64.b64encode(b"ana:s3cret").decode()
+    status, answer = post(url, {"question": SEAFOOD}, {"Authorization": f"Basic {right}"})
+    assert status == 200 and answer["passages"][0]["doc_id"] == "002_b64ff41df4f991e9.txt"
+
+
+def test_questions_waiting_together_are_answered_together_and_each_as_if_alone(sample_engine):
+    questions = [SEAFOOD, "Which minerals were smuggled into China?", "Who reported it?", "",
+                 "How do Chinese boats reach North Korean ships at sea?"]
+    alone = {q: sample_engine.ask(q, k=3).to_dict() for q in questions if q}
+    batcher = AskBatcher(sample_engine, workers=1)
+    blocker = batcher.submit(SEAFOOD, k=3)  # keeps the one worker busy while the others queue up
+    futures = [batcher.submit(q, k=3) for q in questions]
+    blocker.result(timeout=120)
+    for future in futures:
+        future.exception(timeout=120)
+    assert batcher.largest_batch >= 2  # the questions that waited were encoded together
+    for q, future in zip(questions, futures):
+        if not q:
+            with pytest.raises(ValueError, match="empty"):
+                future.result(timeout=120)
+            continue
+        got = future.result(timeout=120)
+        assert [p["doc_id"] for p in got["passages"]] == [p["doc_id"] for p in alone[q]["passages"]]
+        assert [p["score"] for p in got["passages"]] == pytest.approx([p["score"] for p in alone[q]["passages"]],
+                                                                        abs=1e-3)
+
+
+def test_parse_request_refuses_what_is_not_an_ask():
+    assert parse_request(b'{"question": "q", "k": 99}') == ("q", 10, None, None)
+    for body, message in ((b"[]", "JSON object"), (b'{"question": 3}', "text"), (b'{"question": "q", "k": 1.5}', "whole"),
+                          (b'{"question": "q", "history": "x"}', "history"), (b'{"question": "q", "filters": []}', "filters")):
+        with pytest.raises(ValueError, match=message):
+            parse_request(body)
