@@ -82,7 +82,7 @@ def test_answer_quotes_the_best_sentence_with_its_citation_number():
     assert "<mark>The best answer sentence.</mark>" in html
     assert "A headline" in html and "Daily NK" in html and "15 Jan 2019" in html
     assert 'href="https://example.org/a"' in html and 'rel="noopener noreferrer nofollow"' in html
-    assert "strong match · 0.71" in html
+    assert "strong match (0.57 of 1)" in html  # 0.71 of the blend's 1.25
 
 
 def test_article_markup_in_every_field_is_escaped():
@@ -112,11 +112,47 @@ def test_no_passage_at_all_is_explained():
     assert "No article in the archive matches" in html
 
 
-def test_follow_up_shows_what_was_searched():
+def test_follow_up_shows_what_was_searched_only_when_history_was_used():
     answer = Answer("who reported that?", [make_passage()], False, "hybrid",
-                    query="When was the ban? who reported that?")
-    assert "Searched with the conversation: When was the ban? who reported that?" in render.answer_html(
-        answer, 0, 0.7)
+                    query="When was the ban? who reported that?", history_used=["When was the ban?"])
+    assert "Searched with the conversation: When was the ban?" in render.answer_html(answer, 0, 0.7)
+    alone = Answer("Who won the 2019 election?", [make_passage()], False, "hybrid",
+                   query="Who won the 2019 election?", history_used=[])
+    assert "Searched with the conversation" not in render.answer_html(alone, 0, 0.7)
+
+
+def test_a_quoted_sentence_is_shown_in_one_pair_of_quote_marks():
+    for sentence in ("“To avoid the checks,” he said.", '"To avoid the checks," he said.',
+                     "To avoid the checks, he said."):
+        html = render.answer_html(Answer("q", [make_passage(text=sentence, highlight=(0, len(sentence)))],
+                                         False, "hybrid"), 0, 0.7)
+        lead = re.search(r'<blockquote class="qa-lead">(.*?) <span', html).group(1)
+        assert lead.startswith("“To avoid") and lead.count("“") == 1 and not lead.startswith("““"), lead
+    assert render.quoted("“Whole quote.”") == "“Whole quote.”"
+    assert render.quoted("“") == "““”"  # nothing but a mark: shown as it is, not emptied
+
+
+def test_match_strength_reads_on_a_zero_to_one_scale():
+    assert render.match_scale(1.06) == pytest.approx(1.06 / 1.25)
+    assert render.match_scale(3.0) == 1.0 and render.match_scale(-0.1) == 0.0
+    assert render.match_scale(0.42, mode="dense") == 0.42
+    html = render.card_html(make_passage(score=1.06), 1, 0, 0.65)
+    assert "strong match (0.85 of 1)" in html and "1.06" not in html
+
+
+def test_undated_articles_searched_under_a_date_filter_are_counted():
+    answer = Answer("q", [make_passage()], False, "hybrid", undated_searched=3)
+    assert "3 articles without a date searched too" in render.answer_html(answer, 0, 0.7)
+    assert "without a date" not in render.answer_html(Answer("q", [make_passage()], False, "hybrid"), 0, 0.7)
+
+
+def test_a_timeline_marks_its_undated_articles():
+    answer = Answer("q", [make_passage(published="2018-03-01"), make_passage(published=None, doc_id="b.txt")],
+                    False, "hybrid", timeline=True)
+    html = render.answer_html(answer, 0, 0.7)
+    assert_only_our_markup(html)
+    assert "Over time: 2 articles" in html and "1 undated last" in html
+    assert html.index("1 Mar 2018") < html.index(">undated<")
 
 
 def test_long_passage_is_clipped_around_its_best_sentence():
