@@ -173,7 +173,10 @@ class Engine:
             if i in extra_vectors:
                 h_cands = self.retriever.search(extra_vectors[i], expanded[i], mode, allowed, terms=extra_terms[i])
                 h_passages, h_confidence = self._passages(h_cands, depth)
-                if history.prefer_history(question_cues[i], confidence, h_confidence):
+                support = history.own_support(cands.rows, cands.scores, int(h_cands.rows[0])) \
+                    if len(h_cands.rows) else 0.0
+                if history.prefer_history(confidence, h_confidence, support, self.settings.abstain_below,
+                                          vague=question_cues[i].vague):
                     passages, confidence, query, used = h_passages, h_confidence, expanded[i], threads[i]
             if timeline:
                 passages = timelines.timeline(passages, k)

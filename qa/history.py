@@ -11,13 +11,16 @@ when the search with the conversation is the better-supported reading:
    alone by itself (preferring one that shares content words with the question, so that a
    question may refer back past the last one), with the follow-ups asked after it.
 3. ``prefer_history``: both readings are searched (one more query vector, encoded in the same
-   batch) and the history is kept when its best passage is at least as well supported as the
-   question's own best passage, or when the question is too vague to be searched alone.
+   batch) and the history is kept when its best passage is at least as confident as the
+   question's own best and the question's own search still supports it (``own_support``),
+   or when the question is too vague, and too unsure alone, for its own search to judge.
 """
 from __future__ import annotations
 
 import re
 from typing import NamedTuple, Sequence
+
+import numpy as np
 
 from .lexical import tokenize
 
@@ -37,6 +40,9 @@ _DEMONSTRATIVE = re.compile(
 _ELLIPSIS = re.compile(r"^\s*(?:and|but|also|so|what about|how about|same for|as for)\b", re.I)
 _WORD = re.compile(r"[\w'’]+")
 MIN_CONTENT_WORDS = 3  # fewer content words than this: too vague to be searched alone
+# A question asked after another topic that the history drags to that topic's article scores
+# that article low on its own words; a real follow-up's article stays near its own best.
+MIN_OWN_SUPPORT = 0.6
 
 
 class Cues(NamedTuple):
@@ -86,7 +92,22 @@ def expanded_query(question: str, used: Sequence[str]) -> str:
     return " ".join([*used, question])
 
 
-def prefer_history(question_cues: Cues, own_support: float, history_support: float) -> bool:
-    """Keep the history when the question cannot be searched alone (too vague), or when the
-    search with it is at least as well supported (its best passage's confidence) as alone."""
-    return question_cues.vague or history_support >= own_support
+def own_support(own_rows: np.ndarray, own_scores: np.ndarray, row: int) -> float:
+    """How well the question's own search supports chunk ``row`` (the history reading's best):
+    its own score over its own best score; 0 when the row is not among its own candidates."""
+    where = np.flatnonzero(own_rows == row)
+    if not len(where) or not len(own_scores) or own_scores[0] <= 0:
+        return 0.0
+    return float(own_scores[where[0]] / own_scores[0])
+
+
+def prefer_history(own_confidence: float, history_confidence: float, support: float,
+                   confident: float, vague: bool = False) -> bool:
+    """Keep the history when its reading's best passage is at least as confident as the
+    question's own best, and the question itself still supports that passage (``support``,
+    ``own_support``) at least ``MIN_OWN_SUPPORT`` of its own best; or, for a question too
+    vague to stand alone (``Cues.vague``) that is not confident alone either (below the
+    engine's abstention threshold ``confident``), whose own search cannot judge."""
+    if history_confidence < own_confidence:
+        return False
+    return support >= MIN_OWN_SUPPORT or (vague and own_confidence < confident)

@@ -363,7 +363,7 @@ def test_answer_quotes_the_article_and_its_source_opens_beside_the_chat(page, se
     assert seafood.title in first.locator(".qa-title").inner_text()
     assert "Daily NK" in first.locator(".qa-meta").inner_text()
     assert first.locator("a.qa-link").get_attribute("href") == seafood.url
-    assert re.search(r"(strong|fair|weak) match · \d\.\d\d", first.inner_text())
+    assert re.search(r"(strong|fair|weak) match \([01]\.\d\d of 1\)", first.inner_text())
     assert quoted in first.locator("mark").inner_text()
 
     # The best citation opens by itself, scrolled to the cited passage.
@@ -404,6 +404,47 @@ def test_follow_up_question_uses_the_conversation(page, server):
     page.locator("#clear").click()
     page.wait_for_function("() => !document.querySelector('#chat .qa-answer')")
     assert "Open a citation" in page.locator("#source").inner_text()
+
+
+@pytest.mark.browser
+def test_a_conversation_of_a_topic_a_follow_up_a_new_topic_and_a_timeline(page, server):
+    open_chat(page, server.url)
+    topic = ask_in_chat(page, SEAFOOD_QUESTION, 1)
+    assert "Searched with the conversation" not in topic.inner_text()
+    assert not page.locator("#again-alone").is_visible()
+
+    # A follow-up leans on the topic: it says so, and offers to ask again without it.
+    follow_up = ask_in_chat(page, "Who reported that?", 2)
+    assert f"Searched with the conversation: {SEAFOOD_QUESTION}" in follow_up.inner_text()
+    assert server.engine.document(SEAFOOD_DOC).title in follow_up.locator(".qa-card .qa-title").first.inner_text()
+    page.locator("#again-alone").wait_for(state="visible")
+    page.locator("#again-alone").click()
+    again = page.locator("#chat .qa-answer").nth(2)
+    again.wait_for(timeout=60_000)
+    assert page.locator("#chat .qa-question").last.inner_text() == "Who reported that?"
+    assert "Searched with the conversation" not in again.inner_text()
+    page.locator("#again-alone").wait_for(state="hidden")
+
+    # A new topic is searched alone: its answer leads with its own article.
+    coal = ask_in_chat(page, "How much coal did North Korea smuggle by ship-to-ship transfers in 2019?", 4)
+    assert "Searched with the conversation" not in coal.inner_text()
+    coal_doc = server.engine.document("004_12c742a49eb0f3d4.txt")
+    assert coal_doc.title in coal.locator(".qa-card .qa-title").first.inner_text()
+
+    # Over time: one card per article, dated ones oldest first, undated ones last and marked.
+    page.locator("#timeline input").check()
+    timeline = ask_in_chat(page, "How has smuggling between China and North Korea developed?", 5)
+    assert "Over time:" in timeline.inner_text()
+    titles = timeline.locator(".qa-card .qa-title").all_inner_texts()
+    assert len(titles) >= 3 and len(set(titles)) == len(titles)
+    dates = timeline.locator(".qa-card .qa-date").all_inner_texts()
+    assert len(dates) == len(titles)
+    dated = [d for d in dates if d != "undated"]
+    assert dates[:len(dated)] == dated  # undated last
+    import datetime as dt
+    days = [dt.datetime.strptime(d, "%d %b %Y") for d in dated]
+    assert days == sorted(days) and "undated" in dates  # the sample has undated articles
+    assert_nothing_injected(page)
 
 
 @pytest.mark.browser
