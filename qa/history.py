@@ -112,8 +112,9 @@ def prefer_history(own_confidence: float, history_confidence: float, support: fl
     ``own_support``) at least ``MIN_OWN_SUPPORT`` of its own best; or, for a question too
     vague to stand alone (``Cues.vague``) that is not confident alone either (below the
     engine's abstention threshold ``confident``), whose own search cannot judge. Never when
-    the history reading itself scores the question's own best passage at least ``AGREEMENT``
-    of its best (``agreement``): both readings then support the question's own answer."""
+    the history reading, whose best passage is another, still scores the question's own best
+    at least ``AGREEMENT`` of its best (``agreement``; 0 when both have the same best): both
+    readings then support the question's own answer."""
     if history_confidence < own_confidence or agreement >= AGREEMENT:
         return False
     return support >= MIN_OWN_SUPPORT or (vague and own_confidence < confident)
