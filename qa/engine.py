@@ -173,14 +173,11 @@ class Engine:
             if i in extra_vectors:
                 h_cands = self.retriever.search(extra_vectors[i], expanded[i], mode, allowed, terms=extra_terms[i])
                 h_passages, h_confidence = self._passages(h_cands, depth)
-                # How each reading scores the other's best chunk (``history.own_support``); when
-                # both have the same best chunk, the history reading is the more confident one.
+                # How the question's own search scores the history reading's best chunk.
                 support = history.own_support(cands.rows, cands.scores, int(h_cands.rows[0])) \
                     if len(h_cands.rows) else 0.0
-                agreement = history.own_support(h_cands.rows, h_cands.scores, int(cands.rows[0])) \
-                    if len(cands.rows) and len(h_cands.rows) and cands.rows[0] != h_cands.rows[0] else 0.0
                 if history.prefer_history(confidence, h_confidence, support, self.settings.abstain_below,
-                                          vague=question_cues[i].vague, agreement=agreement):
+                                          vague=question_cues[i].vague):
                     passages, confidence, query, used = h_passages, h_confidence, expanded[i], threads[i]
             if timeline:
                 passages = timelines.timeline(passages, k)

@@ -13,8 +13,7 @@ when the search with the conversation is the better-supported reading:
 3. ``prefer_history``: both readings are searched (one more query vector, encoded in the same
    batch) and the history is kept when its best passage is at least as confident as the
    question's own best and the question's own search still supports it (``own_support``),
-   or when the question is too vague, and too unsure alone, for its own search to judge; and
-   not when the history reading agrees on the question's own best passage.
+   or when the question is too vague, and too unsure alone, for its own search to judge.
 """
 from __future__ import annotations
 
@@ -44,9 +43,6 @@ MIN_CONTENT_WORDS = 3  # fewer content words than this: too vague to be searched
 # A question asked after another topic that the history drags to that topic's article scores
 # that article low on its own words; a real follow-up's article stays near its own best.
 MIN_OWN_SUPPORT = 0.6
-# When the history reading still ranks the question's own best passage this close to its own
-# best, the two readings agree on it, and the question's own reading stands.
-AGREEMENT = 0.75
 
 
 class Cues(NamedTuple):
@@ -106,15 +102,12 @@ def own_support(own_rows: np.ndarray, own_scores: np.ndarray, row: int) -> float
 
 
 def prefer_history(own_confidence: float, history_confidence: float, support: float,
-                   confident: float, vague: bool = False, agreement: float = 0.0) -> bool:
+                   confident: float, vague: bool = False) -> bool:
     """Keep the history when its reading's best passage is at least as confident as the
     question's own best, and the question itself still supports that passage (``support``,
     ``own_support``) at least ``MIN_OWN_SUPPORT`` of its own best; or, for a question too
     vague to stand alone (``Cues.vague``) that is not confident alone either (below the
-    engine's abstention threshold ``confident``), whose own search cannot judge. Never when
-    the history reading, whose best passage is another, still scores the question's own best
-    at least ``AGREEMENT`` of its best (``agreement``; 0 when both have the same best): both
-    readings then support the question's own answer."""
-    if history_confidence < own_confidence or agreement >= AGREEMENT:
+    engine's abstention threshold ``confident``), whose own search cannot judge."""
+    if history_confidence < own_confidence:
         return False
     return support >= MIN_OWN_SUPPORT or (vague and own_confidence < confident)

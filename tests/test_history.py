@@ -39,9 +39,6 @@ def test_history_is_kept_only_when_it_is_the_better_supported_reading():
     assert prefer_history(0.45, 0.99, support=0.0, confident=0.65, vague=True)  # too vague alone to say
     assert not prefer_history(0.45, 0.99, support=0.0, confident=0.65)  # specific: its own words judge
     assert not prefer_history(0.85, 0.99, support=0.0, confident=0.65, vague=True)  # sure alone
-    # both readings agree on the question's own best passage: it stands
-    assert not prefer_history(0.9, 0.97, support=0.8, confident=0.65, agreement=0.8)
-    assert prefer_history(0.7, 0.97, support=0.8, confident=0.65, agreement=0.5)
     rows, scores = np.array([7, 3, 9]), np.array([1.2, 0.9, 0.3])
     assert own_support(rows, scores, 3) == pytest.approx(0.75)
     assert own_support(rows, scores, 4) == 0.0 and own_support(rows[:0], scores[:0], 3) == 0.0
