@@ -174,7 +174,7 @@ class Engine:
                 h_cands = self.retriever.search(extra_vectors[i], expanded[i], mode, allowed, terms=extra_terms[i])
                 h_passages, h_confidence = self._passages(h_cands, depth)
                 # How the question's own search scores the history reading's best chunk.
-                support = history.own_support(cands.rows, cands.scores, int(h_cands.rows[0])) \
+                support = history.own_support(cands.rows, cands.confidence, int(h_cands.rows[0])) \
                     if len(h_cands.rows) else 0.0
                 if history.prefer_history(confidence, h_confidence, support, self.settings.abstain_below,
                                           vague=question_cues[i].vague):

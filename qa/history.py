@@ -94,11 +94,13 @@ def expanded_query(question: str, used: Sequence[str]) -> str:
 
 def own_support(own_rows: np.ndarray, own_scores: np.ndarray, row: int) -> float:
     """How well the question's own search supports chunk ``row`` (the history reading's best):
-    its own score over its own best score; 0 when the row is not among its own candidates."""
+    its own score over its own best score; 0 when the row is not among its own candidates.
+    ``own_scores``: the hybrid blend of each row (``Candidates.confidence``), in every mode."""
     where = np.flatnonzero(own_rows == row)
-    if not len(where) or not len(own_scores) or own_scores[0] <= 0:
+    top = float(own_scores.max()) if len(own_scores) else 0.0
+    if not len(where) or top <= 0:
         return 0.0
-    return float(own_scores[where[0]] / own_scores[0])
+    return float(own_scores[where[0]] / top)
 
 
 def prefer_history(own_confidence: float, history_confidence: float, support: float,
