@@ -87,9 +87,14 @@ def thread(question: str, history: Sequence[str]) -> list[str]:
     return used
 
 
+MAX_QUERY_CHARS = 4001  # a searched text at most as long as two questions of the most allowed
+
+
 def expanded_query(question: str, used: Sequence[str]) -> str:
-    """What is searched for a follow-up: its thread's questions, then the question itself."""
-    return " ".join([*used, question])
+    """What is searched for a follow-up: its thread's questions (their end, when long), then
+    the question itself."""
+    thread_text = " ".join(used)[-max(MAX_QUERY_CHARS - len(question) - 1, 0):]
+    return f"{thread_text} {question}" if thread_text else question
 
 
 def own_support(own_rows: np.ndarray, own_scores: np.ndarray, row: int) -> float:
