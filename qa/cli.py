@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     p_ask.add_argument("--publisher", help="only documents of this publisher")
     p_ask.add_argument("--after", help="only documents published on or after this date (YYYY-MM-DD)")
     p_ask.add_argument("--before", help="only documents published on or before this date (YYYY-MM-DD)")
+    p_ask.add_argument("--exclude-undated", action="store_true",
+                       help="with --after/--before: leave out articles without a date (searched by default)")
+    p_ask.add_argument("--timeline", action="store_true",
+                       help="over time: one passage per article, ordered by the article's date, undated last")
     p_ask.add_argument("--json", action="store_true", help="print the answer as JSON")
 
     p_inspect = sub.add_parser("inspect", help="what ingestion makes of files (nothing is embedded)")
@@ -136,9 +140,11 @@ def _ask(args) -> int:
     settings = Settings.from_env(index=args.index)
     filters = {k: v for k, v in (("source", args.source), ("publisher", args.publisher),
                                  ("after", args.after), ("before", args.before)) if v}
+    if args.exclude_undated:
+        filters["undated"] = False
     engine = Engine.open(settings.index)
     answer = engine.ask(args.question, k=args.k, history=args.history or None,
-                        filters=filters or None, mode=args.mode)
+                        filters=filters or None, mode=args.mode, timeline=args.timeline)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0
@@ -148,14 +154,23 @@ def _ask(args) -> int:
 
 def format_answer(answer) -> str:
     """A readable answer: the best sentence, then numbered citations."""
+    from .render import quoted
+
     lines = []
+    if answer.history_used:
+        lines.append(f"(searched with the conversation: {' / '.join(answer.history_used)})")
+    if answer.undated_searched is not None:
+        lines.append(f"({answer.undated_searched} articles without a date searched too)")
     if answer.abstained:
         lines.append("No confident answer in the corpus. The closest passages:")
+    elif answer.timeline:
+        lines.append(f"Over time: {len(answer.passages)} articles, oldest first, undated last.")
     elif answer.passages:
         best = answer.passages[0]
-        lines.append(f"“{best.highlighted_sentence}” [1]")
+        lines.append(f"{quoted(best.highlighted_sentence)} [1]")
     for n, p in enumerate(answer.passages, start=1):
-        meta = " · ".join(x for x in (p.publisher, (p.published or "")[:10], p.author) if x)
+        date = (p.published or "")[:10] or ("undated" if answer.timeline else "")
+        meta = " · ".join(x for x in (p.publisher, date, p.author) if x)
         lines.append("")
         lines.append(f"[{n}] {p.title or '(untitled)'}" + (f" — {meta}" if meta else ""))
         lines.append(f"    {p.doc_id} chars {p.start}-{p.end}, score {p.score:.3f}" + (f"  {p.url}" if p.url else ""))

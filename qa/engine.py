@@ -6,9 +6,11 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import history
 from .answer import overlaps
 from .embed import Encoder, get_encoder
-from .filters import doc_mask
+from . import timeline as timelines
+from .filters import doc_mask, undated_searched
 from .generation import Generation, GenerationGone
 from .index_files import IndexProblem
 from .retrieve import Candidates, Retriever
@@ -132,19 +134,22 @@ class Engine:
     # --- asking --------------------------------------------------------------------------------
 
     def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None,
-            filters: dict | None = None, mode: str | None = None) -> Answer:
+            filters: dict | None = None, mode: str | None = None, timeline: bool = False) -> Answer:
         """Answer ``question`` with at most ``k`` passages, best first.
 
-        ``history``: the earlier user questions of the conversation, oldest first.
-        ``filters``: ``source``, ``publisher``, ``after``, ``before`` (see ``filters.doc_mask``).
-        ``mode``: ``dense``, ``bm25`` or ``hybrid`` (default: the settings' mode).
+        ``history``: the earlier user questions of the conversation, oldest first; the question
+        is searched with the ones it depends on, if any (``qa.history``; ``Answer.history_used``).
+        ``filters``: ``source``, ``publisher``, ``after``, ``before``, ``undated`` (see
+        ``filters.doc_mask``). ``mode``: ``dense``, ``bm25`` or ``hybrid`` (default: the settings').
+        ``timeline``: one passage per article, ordered by the article's date (``qa.timeline``).
         """
-        return self.ask_many([question], k=k, histories=[history], filters=filters, mode=mode)[0]
+        return self.ask_many([question], k=k, histories=[history], filters=filters, mode=mode,
+                             timeline=timeline)[0]
 
     def ask_many(self, questions: Sequence[str], k: int = 5,
                  histories: Sequence[Sequence[str] | None] | None = None,
                  filters: dict | None = None, mode: str | None = None,
-                 batch_size: int = 64) -> list[Answer]:
+                 batch_size: int = 64, timeline: bool = False) -> list[Answer]:
         """``ask`` for many questions, their queries encoded in batches."""
         started = time.perf_counter()
         mode = mode or self.settings.mode
@@ -157,24 +162,46 @@ class Engine:
         if any(isinstance(hs, str) for hs in histories):
             raise ValueError("history must be a list of earlier questions, not one string")
         hist = [[h for h in (clean_question(x, strict=False) for x in (hs or [])) if h] for hs in histories]
-        queries = [query_text(q, h) for q, h in zip(cleaned, hist)]
+        # Per question, which earlier questions it continues (qa/history.py): none without a cue.
+        question_cues = [history.cues(q) if h else None for q, h in zip(cleaned, hist)]
+        threads = [history.thread(q, h) if c else [] for q, h, c in zip(cleaned, hist, question_cues)]
+        expanded = [history.expanded_query(q, used) if used else None for q, used in zip(cleaned, threads)]
         allowed = doc_mask(self.docs.meta, filters)
-        terms = [self.retriever.question_terms(query, q, h) for q, h, query in zip(cleaned, hist, queries)]
-        for t in terms:  # the posting lists are read from disk while the model encodes
+        undated = undated_searched(self.docs.meta, allowed, filters)
+        depth = min(k * timelines.DEPTH_PER_PASSAGE, MAX_K * timelines.DEPTH_PER_PASSAGE) if timeline else k
+        terms = [self.retriever.question_terms(q, q, []) for q in cleaned]
+        extra = [i for i, e in enumerate(expanded) if e is not None]
+        extra_terms = {i: self.retriever.question_terms(expanded[i], cleaned[i], threads[i]) for i in extra}
+        for t in [*terms, *extra_terms.values()]:  # posting lists are read while the model encodes
             self.retriever.prefetch(t)
-        vectors = self.encoder.encode(queries, batch_size=batch_size)
+        # One encode call: every question, then the follow-ups' readings with their thread.
+        vectors = self.encoder.encode(cleaned + [expanded[i] for i in extra], batch_size=batch_size)
+        extra_vectors = {i: vectors[len(cleaned) + n] for n, i in enumerate(extra)}
         shared = (time.perf_counter() - started) / max(len(questions), 1)
         answers = []
-        for question, query, vec, t in zip(questions, queries, vectors, terms):
+        for i, (question, query, vec, t) in enumerate(zip(questions, cleaned, vectors, terms)):
             t0 = time.perf_counter()
             cands = self.retriever.search(vec, query, mode, allowed, terms=t)
-            passages, confidence = self._passages(cands, k)
+            passages, confidence = self._passages(cands, depth)
+            used: list[str] = []
+            if i in extra_vectors:
+                h_cands = self.retriever.search(extra_vectors[i], expanded[i], mode, allowed, terms=extra_terms[i])
+                h_passages, h_confidence = self._passages(h_cands, depth)
+                # How the question's own search scores the history reading's best chunk.
+                support = history.own_support(cands.rows, cands.confidence, int(h_cands.rows[0])) \
+                    if len(h_cands.rows) else 0.0
+                if history.prefer_history(confidence, h_confidence, support, self.settings.abstain_below,
+                                          vague=question_cues[i].vague):
+                    passages, confidence, query, used = h_passages, h_confidence, expanded[i], threads[i]
+            if timeline:
+                passages = timelines.timeline(passages, k)
             # Abstain when no shown passage scores high enough on the hybrid blend (in every
             # mode, so that modes differ in ranking only); the threshold is measured, see README.
             abstained = not passages or confidence < self.settings.abstain_below
             answers.append(Answer(question=question, passages=passages, abstained=abstained, mode=mode,
                                   query=query, seconds=shared + time.perf_counter() - t0,
-                                  confidence=confidence))
+                                  confidence=confidence, history_used=list(used), timeline=timeline,
+                                  undated_searched=undated))
         return answers
 
     def _passages(self, cands: Candidates, k: int) -> tuple[list[Passage], float]:
@@ -224,8 +251,3 @@ def clean_question(text: str, strict: bool = True) -> str:
                              f"ask in at most {MAX_QUESTION_CHARS:,} characters")
         text = text[:MAX_QUESTION_CHARS]
     return text
-
-
-def query_text(question: str, history: list[str]) -> str:
-    """What is searched: a follow-up carries the previous question, which names its subject."""
-    return f"{history[-1]} {question}" if history else question

@@ -6,7 +6,12 @@ from typing import Any, Sequence
 
 from qa.eval_metrics import ranking_metric_names
 
-MISSES_PER_MODE = 300  # a report listing thousands of misses is read by nobody
+MISSES_PER_MODE = 300
+# The rows of the table, per mode: (key in result["modes"][mode], label); those of --topic-switch
+# appear only when it was asked for.
+PARTS = (("all", ""), ("follow_ups", " · follow-ups"),
+         ("alone", " · alone (questions of the switch)"), ("after_topic_switch", " · after another topic"),
+         ("follow_ups_without_history", " · follow-ups without history"))  # a report listing thousands of misses is read by nobody
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -21,9 +26,11 @@ def table(result: dict[str, Any]) -> str:
     header = (["mode", "questions", *rank_names, *[n.replace("AnswerRecall", "AR") for n in recall_names],
                "abstain acc", "false abstain", "p50 ms", "p95 ms"])
     rows = []
-    for part, label in (("all", ""), ("follow_ups", " · follow-ups")):
+    for part, label in PARTS:
         for mode, data in result["modes"].items():
-            s = data[part]
+            s = data.get(part)
+            if s is None:
+                continue
             if not s["questions"]:
                 continue
             rows.append([
@@ -53,6 +60,9 @@ def notes(result: dict[str, Any]) -> str:
         f"Hit/MRR/nDCG by ranx over gold documents; AR = AnswerRecall (a passage contains an answer).",
         f'Latency: {lat["method"]} (k={lat["k"]}), first {lat["sample"]} questions per mode.',
     ]
+    if any("after_topic_switch" in d for d in result["modes"].values()):
+        lines.append("Topic switch: each answerable question without history asked alone and right after "
+                     "a question about another gold article; follow-ups also asked without their history.")
     if result["excluded"]:
         shown = ", ".join(f'{e["id"]} ({", ".join(e["missing"])})' for e in result["excluded"][:5])
         more = f", and {len(result['excluded']) - 5} more" if len(result["excluded"]) > 5 else ""
@@ -89,7 +99,8 @@ def report(result: dict[str, Any], questions_file: str = "") -> str:
     to unanswerable questions, each with what came first instead."""
     out = [f"# Evaluation {questions_file}".rstrip(), "", table(result), "", notes(result), ""]
     for mode in result["modes"]:
-        records = [r for r in result["per_question"] if r["mode"] == mode]
+        records = [r for r in result["per_question"]
+                   if r["mode"] == mode and r.get("variant", "asked") == "asked"]
         misses = [r for r in records if r["answerable"] and r.get("Hit@1") != 1.0]
         answered = [r for r in records if not r["answerable"] and not r["abstained"]]
         for title, items in ((f"Misses ({mode}): the gold article was not first", misses),
@@ -109,6 +120,8 @@ def per_question_lines(result: dict[str, Any]) -> str:
         found = f'gold@{r["gold_rank"]}' if r["gold_rank"] else ("-" if not r["answerable"] else "gold@–")
         ans = f'answer@{r["answer_rank"]}' if r["answer_rank"] else "answer@–"
         ms = f'{r["latency_ms"]:.0f} ms' if r["latency_ms"] is not None else ""
-        out.append(f'{r["mode"]:<6} {r["id"]:<12} {found:<8} {ans:<9} '
+        variant = {"after_topic_switch": " (switch)", "follow_up_without_history": " (no hist)"}.get(
+            r.get("variant", ""), "")
+        out.append(f'{r["mode"]:<6} {r["id"] + variant:<12} {found:<8} {ans:<9} '
                    f'{"abstained" if r["abstained"] else "":<9} {ms}')
     return "\n".join(out)

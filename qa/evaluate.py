@@ -20,10 +20,16 @@ How the numbers are made, so that they mean the same thing in every run:
   ``latency_sample`` questions after one untimed warm-up call; batching would hide it.
 - Questions whose gold documents are not all in the index are reported and left out.
 - Follow-ups (questions with ``history``) are scored in the total and again on their own line.
+- ``--topic-switch``: every answerable question without history is asked again right after a
+  question about another gold article (``topic_switch_pairs``: the first question at or after
+  half the set away, cyclically, whose gold documents share none with its own), scored on the
+  row "after another topic" next to the same questions alone; and every follow-up is asked
+  again without its history ("follow-ups without history"), to show the history is used.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -101,10 +107,28 @@ def known_doc_ids(engine: Any, wanted: Iterable[str]) -> set[str]:
     return known
 
 
+def topic_switch_pairs(questions: Sequence[Question]) -> list[tuple[Question, Question]]:
+    """(question, the same question asked after a question about another gold article) for
+    every answerable question without history; the earlier question is the first at or after
+    half the set away (cyclically) that has no gold document in common with it, so the choice
+    is deterministic and lands far from the question's own neighbours (same article)."""
+    pairs = []
+    n = len(questions)
+    for i, q in enumerate(questions):
+        if not q.answerable or q.follow_up:
+            continue
+        for step in range(n // 2, n // 2 + n):
+            other = questions[(i + step) % n]
+            if other.answerable and not other.follow_up and not set(other.gold_doc_ids) & set(q.gold_doc_ids):
+                pairs.append((q, dataclasses.replace(q, history=(other.question,))))
+                break
+    return pairs
+
+
 def evaluate(
     engine: Any, questions: Sequence[Question] | str | Path, *, k: int = 5,
     modes: Sequence[str] = (DEFAULT_MODE,), latency_sample: int = LATENCY_SAMPLE,
-    batch_size: int = BATCH_SIZE, progress: bool = False,
+    batch_size: int = BATCH_SIZE, progress: bool = False, topic_switch: bool = False,
 ) -> dict[str, Any]:
     """Score ``engine`` on ``questions`` (a list or a JSONL path) in each of ``modes``.
 
@@ -112,6 +136,9 @@ def evaluate(
         A JSON-serialisable dict: ``modes[mode]["all"|"follow_ups"]`` hold the metrics of
         :func:`summarize`; ``excluded`` the questions whose gold documents are not indexed;
         ``per_question`` one record per question and mode (see :func:`score_answers`).
+        With ``topic_switch``, ``modes[mode]`` also holds ``alone`` and ``after_topic_switch``
+        (the same questions; see :func:`topic_switch_pairs`) and ``follow_ups_without_history``;
+        their records are in ``per_question`` with ``variant`` saying which.
     """
     if isinstance(questions, (str, Path)):
         questions = load_questions(questions)
@@ -145,15 +172,45 @@ def evaluate(
         batch_seconds = time.perf_counter() - mode_started
         latencies = time_single_asks(engine, scored[:latency_sample], k=k, mode=mode)
         records = score_answers(scored, answers, mode=mode, k=k, depth=depth, latencies=latencies)
+        for r in records:
+            r["variant"] = "asked"
         result["modes"][mode] = {
             "all": summarize(records, k),
             "follow_ups": summarize([r for r in records if r["follow_up"]], k),
+        }
+        if topic_switch:
+            result["modes"][mode].update(_topic_switch_rows(engine, scored, records, result, mode=mode,
+                                                            k=k, depth=depth, batch_size=batch_size))
+        result["modes"][mode].update({
             "seconds": round(time.perf_counter() - mode_started, 2),
             "batch_seconds": round(batch_seconds, 2),
-        }
+        })
         result["per_question"].extend(records)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
+
+
+def _topic_switch_rows(engine: Any, scored: Sequence[Question], records: list[dict[str, Any]],
+                       result: dict[str, Any], *, mode: str, k: int, depth: int,
+                       batch_size: int) -> dict[str, Any]:
+    """The rows of ``--topic-switch``; their per-question records go to ``result``."""
+    pairs = topic_switch_pairs(scored)
+    position = {id(q): i for i, q in enumerate(scored)}
+    alone = [records[position[id(q)]] for q, _ in pairs]
+    switched = score_answers([s for _, s in pairs],
+                             ask_batched(engine, [s for _, s in pairs], depth=depth, mode=mode,
+                                         batch_size=batch_size), mode=mode, k=k, depth=depth)
+    follow_ups = [q for q in scored if q.follow_up]
+    bare = [dataclasses.replace(q, history=()) for q in follow_ups]
+    without = score_answers(bare, ask_batched(engine, bare, depth=depth, mode=mode, batch_size=batch_size),
+                            mode=mode, k=k, depth=depth)
+    for r in switched:
+        r["variant"] = "after_topic_switch"
+    for r, q in zip(without, follow_ups):
+        r.update(variant="follow_up_without_history", history=list(q.history))
+    result["per_question"].extend(switched + without)
+    return {"alone": summarize(alone, k), "after_topic_switch": summarize(switched, k),
+            "follow_ups_without_history": summarize(without, k)}
 
 
 # --- command line --------------------------------------------------------------------------
@@ -181,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print per-question results, and put them in --json FILE")
     parser.add_argument("--latency-sample", type=int, default=LATENCY_SAMPLE, metavar="N",
                         help=f"time single ask calls on the first N questions (default {LATENCY_SAMPLE})")
+    parser.add_argument("--topic-switch", action="store_true",
+                        help="also ask each answerable question right after a question about another "
+                             "gold article, and each follow-up without its history; report both rows")
     parser.add_argument("--limit", type=int, metavar="N", help="score only the first N questions")
     return parser
 
@@ -210,7 +270,7 @@ def cli(argv: list[str]) -> int:
     try:
         engine = open_engine(settings.index)
         result = evaluate(engine, questions, k=k, modes=modes, latency_sample=args.latency_sample,
-                          progress=sys.stderr.isatty())
+                          progress=sys.stderr.isatty(), topic_switch=args.topic_switch)
     except (IndexProblem, OSError, ValueError) as exc:  # their messages say what to do
         print(f"qa eval: {exc}", file=sys.stderr)
         return 2

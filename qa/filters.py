@@ -8,7 +8,7 @@ import numpy as np
 
 from .store import DocMeta
 
-FILTERS = ("source", "publisher", "after", "before")
+FILTERS = ("source", "publisher", "after", "before", "undated")
 WHOLE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -16,7 +16,9 @@ def doc_mask(meta: list[DocMeta], filters: dict | None) -> np.ndarray | None:
     """Which documents a filter allows (None: all of them).
 
     Filters: ``source`` (doc-id prefix, or a list of them), ``publisher`` (a name or a list),
-    ``after``/``before`` (ISO dates, inclusive; documents without a date are left out).
+    ``after``/``before`` (ISO dates, inclusive), ``undated`` (whether documents without a date
+    are searched under a date filter: by default they are, since their date is unknown, not
+    outside the range; ``False`` leaves them out).
     """
     if not filters:
         return None
@@ -33,9 +35,27 @@ def doc_mask(meta: list[DocMeta], filters: dict | None) -> np.ndarray | None:
     after, before = iso_date(filters.get("after"), "after"), iso_date(filters.get("before"), "before")
     if after or before:
         dates = [(m.published or "")[:10] for m in meta]
-        mask &= np.array([bool(d) and (not after or d >= after) and (not before or d <= before)
+        keep_undated = undated_wanted(filters)
+        mask &= np.array([keep_undated if not d else (not after or d >= after) and (not before or d <= before)
                           for d in dates], dtype=bool)
     return mask
+
+
+def undated_wanted(filters: dict | None) -> bool:
+    """Whether undated documents are searched under a date filter (``undated``, default True)."""
+    value = (filters or {}).get("undated", True)
+    if isinstance(value, str):
+        if value.strip().lower() not in ("true", "false", "yes", "no", "1", "0", ""):
+            raise ValueError(f"Filter 'undated' must be true or false, not {value!r}")
+        return value.strip().lower() in ("true", "yes", "1", "")
+    return bool(value) if value is not None else True
+
+
+def undated_searched(meta: list[DocMeta], mask: np.ndarray | None, filters: dict | None) -> int | None:
+    """How many documents without a date a date filter let through (None: no date filter)."""
+    if not filters or not (filters.get("after") or filters.get("before")):
+        return None
+    return sum(1 for i, m in enumerate(meta) if not m.published and (mask is None or mask[i]))
 
 
 def iso_date(value, name: str, whole: bool = False) -> str | None:

@@ -62,7 +62,7 @@ def produce_locally(root: Path, todo: list[str], sidecar: dict[str, dict], accep
 
     new_docs: list[Document] = []
     new_chunks: list[Chunk] = []
-    embedder = _Embedder(encoder, batch_size, progress)
+    embedder = _Embedder(encoder, batch_size, progress, files=len(todo))
     for docs_read, chunks_read, heads in _ahead(read, todo):
         new_docs.extend(docs_read)
         new_chunks.extend(chunks_read)
@@ -115,7 +115,7 @@ class _Embedder:
     """Encodes chunks as they arrive, a window at a time, longest first within the window
     (less padding per batch), and keeps chunk and sentence vectors in arrival order."""
 
-    def __init__(self, encoder: Encoder, batch_size: int, progress: bool) -> None:
+    def __init__(self, encoder: Encoder, batch_size: int, progress: bool, files: int | None = None) -> None:
         self.encoder, self.batch_size = encoder, batch_size
         # 32 batches: sorted by token count within it, padding is that of a global sort on
         # squad-dev (115k tokens run for 785 chunks; 8 batches: 121k), at 1,024 texts in memory.
@@ -126,12 +126,17 @@ class _Embedder:
         self.rows: list[tuple[int, int, int]] = []
         self.count = 0
         self.bar = None
+        self.files_pending = 0  # files whose chunks wait in ``pending``
         if progress:
             from tqdm import tqdm
 
-            self.bar = tqdm(unit="chunk", desc="Embedding")
+            # Counted in files, whose number is known before reading (chunks are not): a bar
+            # with its total, and the chunks embedded so far beside it.
+            self.bar = tqdm(total=files, unit="file", desc="Embedding")
 
     def add(self, chunks: list[Chunk], titles: dict[str, str]) -> None:
+        """The chunks of one file."""
+        self.files_pending += 1
         for c in chunks:
             seen = model_text(titles.get(c.doc_id, ""), c.text)
             self.rows.extend((self.count, c.start + s, c.start + e) for s, e in seen.spans)
@@ -150,11 +155,14 @@ class _Embedder:
         for (i, _, _), v, sv in zip(batch, vecs, pooled):
             self.vectors[i], self.pooled[i] = v, sv
         if self.bar is not None:
-            self.bar.update(len(batch))
+            self.bar.set_postfix_str(f"{self.count} chunks", refresh=False)
+            self.bar.update(self.files_pending)
+        self.files_pending = 0
 
     def finish(self) -> None:
         """Encode what is pending: then every chunk has its vector and sentence vectors."""
         if self.pending:
             self._flush()
         if self.bar is not None:
+            self.bar.update(self.files_pending)  # files that gave no chunk
             self.bar.close()

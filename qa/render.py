@@ -54,6 +54,28 @@ def strength(score: float, confident: float) -> str:
     return "weak"
 
 
+# The most a hybrid score can reach: every signal of the blend at 1 (``Blend``'s weights summed);
+# a card shows its score divided by this, on a 0-1 scale.
+from .settings import Blend as _Blend  # noqa: E402
+
+HYBRID_TOP = sum(vars(_Blend()).values())
+QUOTE_MARKS = "\"'“”„‟‘’‚‛«»‹›"
+
+
+def match_scale(score: float, mode: str = "hybrid") -> float:
+    """A passage's score on a 0-1 scale: hybrid scores divided by the blend's top, the
+    single-signal modes' scores (a cosine, a BM25 divided by the best) as they are."""
+    top = HYBRID_TOP if mode == "hybrid" else 1.0
+    return min(1.0, max(0.0, score / top))
+
+
+def quoted(sentence: str) -> str:
+    """``sentence`` between one pair of curly quotes: quote marks it starts or ends with are
+    dropped first, so that a quoted sentence is not shown inside doubled marks."""
+    inner = sentence.strip().strip(QUOTE_MARKS).strip()
+    return f"“{inner or sentence.strip()}”"
+
+
 def _link(url: str | None, label: str) -> str:
     href = safe_url(url)
     if href is None:
@@ -106,15 +128,20 @@ def question_html(question: str) -> str:
     return f'<div class="qa-question">{escape(question)}</div>'
 
 
-def card_html(passage: Passage, number: int, turn: int, confident: float) -> str:
-    """One numbered citation card: headline, publisher, date, link, match strength, passage."""
+def card_html(passage: Passage, number: int, turn: int, confident: float, mode: str = "hybrid",
+              mark_undated: bool = False) -> str:
+    """One numbered citation card: headline, publisher, date, link, match strength, passage.
+
+    ``mark_undated``: say "undated" where the date would be (a timeline's undated articles)."""
     level = strength(passage.score, confident)
+    scale = match_scale(passage.score, mode)
+    undated = '<span class="qa-date qa-undated">undated</span>' if mark_undated else ""
     meta = _meta_line([
         f'<span class="qa-publisher">{escape(passage.publisher)}</span>' if passage.publisher else "",
-        f'<span class="qa-date">{escape(format_date(passage.published))}</span>' if passage.published else "",
+        f'<span class="qa-date">{escape(format_date(passage.published))}</span>' if passage.published else undated,
         _link(passage.url, "original ↗"),
-        f'<span class="qa-strength qa-{level}" title="score {passage.score:.2f}">'
-        f"{level} match · {passage.score:.2f}</span>",
+        f'<span class="qa-strength qa-{level}" title="match {scale:.2f} on a scale from 0 to 1">'
+        f"{level} match ({scale:.2f} of 1)</span>",
     ])
     title = passage.title or passage.doc_id
     return (
@@ -134,11 +161,14 @@ def answer_html(answer: Answer, turn: int, confident: float) -> str:
     ``confident`` is the engine's abstention threshold, which grades each card's match.
     """
     cards = "".join(
-        card_html(p, i, turn, confident) for i, p in enumerate(answer.passages, start=1)
+        card_html(p, i, turn, confident, answer.mode, mark_undated=answer.timeline)
+        for i, p in enumerate(answer.passages, start=1)
     )
     searched = ""
-    if answer.query and answer.query.strip() != answer.question.strip():
-        searched = f'<div class="qa-searched">Searched with the conversation: {escape(answer.query)}</div>'
+    if answer.history_used:  # only when the engine found the question depends on them
+        searched = ('<div class="qa-searched">Searched with the conversation: '
+                    f'{escape(" / ".join(answer.history_used))}</div>')
+    searched += undated_note(answer)
     if not answer.passages:
         return (
             '<div class="qa-answer qa-none">No article in the archive matches this question '
@@ -153,17 +183,38 @@ def answer_html(answer: Answer, turn: int, confident: float) -> str:
             f'<div class="qa-cards">{cards}</div></details>'
             "</div>"
         )
+    if answer.timeline:
+        dated = sum(1 for p in answer.passages if p.published)
+        undated = len(answer.passages) - dated
+        return (
+            '<div class="qa-answer qa-timeline">'
+            f'<p class="qa-timeline-note">Over time: {len(answer.passages)} articles, one passage each, '
+            f'oldest first{f"; {undated} undated last" if undated else ""}.</p>'
+            f"{searched}"
+            f'<div class="qa-cards">{cards}</div>'
+            "</div>"
+        )
     best = answer.passages[0]
     sentence = best.highlighted_sentence.strip() or best.text.strip()
     source = _meta_line([escape(best.title or best.doc_id), escape(best.publisher or "")])
     return (
         '<div class="qa-answer">'
-        f'<blockquote class="qa-lead">“{escape(sentence)}” <span class="qa-ref">[1]</span>'
+        f'<blockquote class="qa-lead">{escape(quoted(sentence))} <span class="qa-ref">[1]</span>'
         f'<span class="qa-lead-source">— {source}</span></blockquote>'
         f"{searched}"
         f'<div class="qa-cards">{cards}</div>'
         "</div>"
     )
+
+
+def undated_note(answer: Answer) -> str:
+    """Under a date filter: how many articles without a date were searched (or that none were)."""
+    n = answer.undated_searched
+    if n is None:
+        return ""
+    text = (f"{n} article{'s' if n != 1 else ''} without a date searched too (the date filter cannot "
+            "place them)." if n else "No article without a date was searched.")
+    return f'<div class="qa-undated-note">{escape(text)}</div>'
 
 
 def source_html(document: Document, passage: Passage | None = None, number: int | None = None) -> str:

@@ -92,11 +92,12 @@ class SentenceTable:
 
 
 def follow_up_weights(question: str, history: list[str]) -> dict[str, float] | None:
-    """BM25 weights of a follow-up's query: terms only from the earlier question count less."""
+    """BM25 weights of a follow-up's query: terms only from the earlier questions it continues
+    (``history``, the ones it was found to depend on) count less."""
     if not history:
         return None
     own = set(tokenize(question))
-    return {t: HISTORY_WEIGHT for t in tokenize(history[-1]) if t not in own}
+    return {t: HISTORY_WEIGHT for h in history for t in tokenize(h) if t not in own}
 
 
 class Retriever:
@@ -151,8 +152,8 @@ class Retriever:
         return QueryTerms(self.bm25.query_terms(text, term_weights), self.pair_bm25.query_terms(text))
 
     def question_terms(self, query: str, question: str, history: list[str]) -> QueryTerms:
-        """``query_terms`` of what is searched for ``question`` after ``history``: the terms of
-        a follow-up that only its earlier question has count less (``follow_up_weights``)."""
+        """``query_terms`` of what is searched for ``question`` with the earlier questions
+        ``history`` it continues: terms only they have count less (``follow_up_weights``)."""
         return self.query_terms(query, follow_up_weights(question, history))
 
     def prefetch(self, terms: QueryTerms) -> None:

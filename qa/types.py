@@ -102,6 +102,9 @@ class Answer:
     query: str = ""
     seconds: float = 0.0
     confidence: float = 0.0  # semantic closeness of the best shown passage; below a threshold: abstain
+    history_used: list[str] = field(default_factory=list)  # the earlier questions searched with it
+    timeline: bool = False  # passages are one per article, ordered by the article's date
+    undated_searched: int | None = None  # under a date filter: how many undated articles were searched
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +115,9 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "seconds": round(self.seconds, 4),
             "passages": [p.to_dict() for p in self.passages],
+            "history_used": list(self.history_used),
+            "timeline": self.timeline,
+            "undated_searched": self.undated_searched,
         }
 
 

@@ -33,9 +33,12 @@ API_NAME = "ask"
 
 
 def parse_filters(
-    publishers: list[str] | None, sources: list[str] | None, after: str | None, before: str | None
+    publishers: list[str] | None, sources: list[str] | None, after: str | None, before: str | None,
+    exclude_undated: bool = False,
 ) -> dict[str, Any] | None:
-    """The engine's ``filters`` from the filter widgets; ValueError with a message to show."""
+    """The engine's ``filters`` from the filter widgets; ValueError with a message to show.
+
+    ``exclude_undated``: under a From/To date, leave out articles without a date."""
     filters: dict[str, Any] = {}
     if publishers:
         filters["publisher"] = list(publishers)
@@ -53,6 +56,8 @@ def parse_filters(
             ) from None
     if "after" in filters and "before" in filters and filters["after"] > filters["before"]:
         raise ValueError("The From date is later than the To date.")
+    if exclude_undated and ("after" in filters or "before" in filters):
+        filters["undated"] = False
     return filters or None
 
 
@@ -203,13 +208,15 @@ def create_app(
         picked = f"{turn}-{number}" if turn == len(turns) - 1 else None
         return html, gr.update(value=picked)
 
-    def chat_turn(question, turns, publishers, sources, after, before, k):
+    def chat_turn(question, turns, publishers, sources, after, before, no_undated, k, over_time,
+                  alone=False):
         question = question or ""
-        history = [t["question"] for t in turns]
+        history = [] if alone else [t["question"] for t in turns]
         try:
-            filters = parse_filters(publishers, sources, after, before)
+            filters = parse_filters(publishers, sources, after, before, no_undated)
             with pinned(engine) as one:  # the answer and its first source from one generation
-                answer = one.ask(question, k=int(k), history=history or None, filters=filters)
+                answer = one.ask(question, k=int(k), history=history or None, filters=filters,
+                                 timeline=bool(over_time))
                 turns = turns + [
                     {"question": question, "history": history, "filters": filters, "k": int(k),
                      "answer": answer, "generation": generation_of(one)}
@@ -222,16 +229,27 @@ def create_app(
                     picked, source = None, render.SOURCE_PLACEHOLDER
         except (ValueError, IndexProblem) as exc:  # a bad question, or an index damaged under us
             return (gr.update(), turns, gr.update(), render.status_html(str(exc), error=True),
-                    gr.update(), gr.update())
+                    gr.update(), gr.update(), gr.update())
         found = f"{len(answer.passages)} passages in {answer.seconds:.2f} s"
         return (chat_messages(turns), turns, "", render.status_html(found),
-                gr.update(choices=choices, value=picked), source)
+                gr.update(choices=choices, value=picked), source,
+                gr.update(visible=bool(answer.history_used)))
 
-    def ask_example(turns, publishers, sources, after, before, k, event: gr.SelectData):
-        return chat_turn(event.value.get("text", ""), turns, publishers, sources, after, before, k)
+    def ask_example(turns, publishers, sources, after, before, no_undated, k, over_time,
+                    event: gr.SelectData):
+        return chat_turn(event.value.get("text", ""), turns, publishers, sources, after, before,
+                         no_undated, k, over_time)
+
+    def ask_alone(turns, publishers, sources, after, before, no_undated, k, over_time):
+        """The last question again, searched without the conversation."""
+        if not turns:
+            return (gr.update(),) * 6 + (gr.update(visible=False),)
+        return chat_turn(turns[-1]["question"], turns, publishers, sources, after, before,
+                         no_undated, k, over_time, alone=True)
 
     def clear():
-        return [], [], "", render.SOURCE_PLACEHOLDER, gr.update(choices=[], value=None), ""
+        return ([], [], "", render.SOURCE_PLACEHOLDER, gr.update(choices=[], value=None), "",
+                gr.update(visible=False))
 
     def vote(turns: list[dict], comment: str, event: gr.LikeData):
         index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
@@ -244,15 +262,19 @@ def create_app(
         return "", render.status_html("Thank you: your feedback was saved.")
 
     def api_ask(
-        question: str, k: int = 5, history: list[str] | None = None, filters: dict | None = None
+        question: str, k: int = 5, history: list[str] | None = None, filters: dict | None = None,
+        timeline: bool = False,
     ) -> dict:
         """Ask the archive. Returns the answer as JSON: passages (text, score, doc_id, title,
-        url, published, start, end, highlight) best first, and whether the engine abstained."""
+        url, published, start, end, highlight) best first, whether the engine abstained and
+        the earlier questions it searched with (``history_used``). ``timeline``: one passage
+        per article, by the article's date."""
         try:
             k = max(1, min(int(k), MAX_K_SHOWN))
             history = [str(h) for h in (history or [])]
             with pinned(engine) as one:
-                answer = one.ask(str(question), k=k, history=history or None, filters=filters or None)
+                answer = one.ask(str(question), k=k, history=history or None, filters=filters or None,
+                                 timeline=bool(timeline))
                 generation = generation_of(one)
         except (ValueError, TypeError, IndexProblem) as exc:
             raise gr.Error(str(exc)) from None
@@ -298,6 +320,11 @@ def create_app(
                         placeholder="Ask the archive a question…",
                     )
                     ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="ask", min_width=80)
+                with gr.Row():
+                    over_time = gr.Checkbox(False, label="Over time: one passage per article, by date",
+                                            elem_id="timeline", scale=3)
+                    alone_button = gr.Button("Ask again without the conversation", visible=False,
+                                             size="sm", elem_id="again-alone", scale=2)
                 status = gr.HTML(elem_id="status")
                 with gr.Row():
                     comment = gr.Textbox(
@@ -317,6 +344,9 @@ def create_app(
                         after = gr.Textbox(label="From (YYYY-MM-DD)", placeholder=first or "", elem_id="after")
                         before = gr.Textbox(label="To (YYYY-MM-DD)", placeholder=last or "", elem_id="before")
                         k = gr.Slider(1, MAX_K_SHOWN, value=settings.k, step=1, label="Passages", elem_id="k")
+                    no_undated = gr.Checkbox(
+                        False, label="Under a date filter, leave out articles without a date",
+                        elem_id="no-undated")
                     if span:
                         gr.HTML(f'<div class="qa-hint">{escape(span)}</div>')
             with gr.Column(scale=5, min_width=380):
@@ -328,8 +358,8 @@ def create_app(
                 # Clicking a card in the chat writes "turn-number" here (see render.APP_JS).
                 card_click = gr.Textbox(visible="hidden", elem_id="qa-open")
 
-        filters = [publisher, source_filter, after, before, k]
-        answered = [chatbot, turns, question, status, citation, source]
+        filters = [publisher, source_filter, after, before, no_undated, k, over_time]
+        answered = [chatbot, turns, question, status, citation, source, alone_button]
         for trigger in (question.submit, ask_button.click):
             trigger(chat_turn, [question, turns, *filters], answered, **private, **engine_queue).then(
                 None, js=render.AFTER_ANSWER_JS, **private
@@ -337,12 +367,16 @@ def create_app(
         chatbot.example_select(ask_example, [turns, *filters], answered, **private, **engine_queue).then(
             None, js=render.AFTER_ANSWER_JS, **private
         )
+        alone_button.click(ask_alone, [turns, *filters], answered, **private, **engine_queue).then(
+            None, js=render.AFTER_ANSWER_JS, **private
+        )
         for box, trigger in ((citation, citation.input), (card_click, card_click.change)):
             trigger(open_citation, [box, turns], [source, citation], **private).then(
                 None, js=render.SCROLL_TO_MARK_JS, **private
             )
         for trigger in (clear_button.click, chatbot.clear):
-            trigger(clear, None, [chatbot, turns, question, source, citation, status], **private)
+            trigger(clear, None, [chatbot, turns, question, source, citation, status, alone_button],
+                    **private)
         chatbot.like(vote, [turns, comment], [comment, status], **private)
         gr.api(api_ask, api_name=API_NAME, **engine_queue)
         if live:

@@ -78,11 +78,43 @@ def test_unrelated_question_abstains(sample_engine):
 def test_filters_by_source_and_date(sample_engine):
     answer = sample_engine.ask("smuggling on the border", k=5, filters={"source": "002_"})
     assert answer.passages and {p.doc_id for p in answer.passages} == {"002_b64ff41df4f991e9.txt"}
-    dated = sample_engine.ask("smuggling on the border", k=10, filters={"after": "2020-01-01"})
-    assert dated.passages
+    dated = sample_engine.ask("smuggling on the border", k=10, filters={"after": "2020-01-01", "undated": False})
+    assert dated.passages and dated.undated_searched == 0
     assert all(p.published and p.published >= "2020-01-01" for p in dated.passages)
-    none = sample_engine.ask("smuggling", filters={"before": "1990-01-01"})
+    none = sample_engine.ask("smuggling", filters={"before": "1990-01-01", "undated": False})
     assert none.passages == [] and none.abstained
+    # by default a date filter also searches the articles without a date, and says how many
+    with_undated = sample_engine.ask("smuggling on the border", k=10, filters={"after": "2020-01-01"})
+    undated = {m.doc_id for m in sample_engine.docs.meta if not m.published}
+    assert with_undated.undated_searched == len(undated) == 3
+    assert {p.doc_id for p in with_undated.passages} & undated
+    assert all(not p.published or p.published >= "2020-01-01" for p in with_undated.passages)
+    assert sample_engine.ask("smuggling").undated_searched is None  # no date filter
+
+
+def test_history_is_used_only_by_a_question_that_needs_it(sample_engine):
+    topic = "Which UN Security Council resolution banned North Korean seafood exports?"
+    follow_up = sample_engine.ask("Who reported that?", history=[topic])
+    assert follow_up.history_used == [topic] and topic in follow_up.query
+    assert follow_up.passages[0].doc_id == "002_b64ff41df4f991e9.txt"
+    assert follow_up.to_dict()["history_used"] == [topic]
+    # a new topic after it is searched alone, exactly as if asked first
+    new_topic = "How much cheaper has renting a Chinese boat become for North Korean traders?"
+    after = sample_engine.ask(new_topic, history=[topic])
+    alone = sample_engine.ask(new_topic)
+    assert after.history_used == [] and after.query == new_topic
+    assert [p.doc_id for p in after.passages] == [p.doc_id for p in alone.passages]
+    assert alone.to_dict()["history_used"] == []
+
+
+def test_timeline_orders_one_passage_per_article_by_date(sample_engine):
+    answer = sample_engine.ask("smuggling between China and North Korea", k=5, timeline=True)
+    ids = [p.doc_id for p in answer.passages]
+    assert answer.timeline and len(ids) == len(set(ids)) == 5  # every sample article, once
+    dates = [p.published for p in answer.passages]
+    dated = [d for d in dates if d]
+    assert dates[:len(dated)] == sorted(dated) and dates[len(dated):] == [None] * (5 - len(dated))
+    assert answer.to_dict()["timeline"] is True
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "\x00\x01", "x" * 5000])

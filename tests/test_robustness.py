@@ -658,10 +658,10 @@ def test_sql_beside_a_real_filter_value_returns_the_same_documents(sample_engine
 
 @pytest.mark.parametrize("junk", ["' OR '1'='1", "; DROP TABLE docs; --", " OR 1=1"])
 def test_sql_after_a_date_filter_is_refused_or_changes_nothing(sample_engine, junk):
-    plain = sample_engine.ask(SEAFOOD_QUESTION, filters={"after": "2019-01-01"})
+    plain = sample_engine.ask(SEAFOOD_QUESTION, filters={"after": "2019-01-01", "undated": False})
     assert plain.passages and {p.doc_id for p in plain.passages} == {"004_12c742a49eb0f3d4.txt"}
     try:
-        injected = sample_engine.ask(SEAFOOD_QUESTION, filters={"after": "2019-01-01" + junk})
+        injected = sample_engine.ask(SEAFOOD_QUESTION, filters={"after": "2019-01-01" + junk, "undated": False})
     except ValueError as exc:
         assert "date" in str(exc)
     else:

@@ -82,7 +82,7 @@ def test_answer_quotes_the_best_sentence_with_its_citation_number():
     assert "<mark>The best answer sentence.</mark>" in html
     assert "A headline" in html and "Daily NK" in html and "15 Jan 2019" in html
     assert 'href="https://example.org/a"' in html and 'rel="noopener noreferrer nofollow"' in html
-    assert "strong match · 0.71" in html
+    assert "strong match (0.57 of 1)" in html  # 0.71 of the blend's 1.25
 
 
 def test_article_markup_in_every_field_is_escaped():
@@ -112,11 +112,47 @@ def test_no_passage_at_all_is_explained():
     assert "No article in the archive matches" in html
 
 
-def test_follow_up_shows_what_was_searched():
+def test_follow_up_shows_what_was_searched_only_when_history_was_used():
     answer = Answer("who reported that?", [make_passage()], False, "hybrid",
-                    query="When was the ban? who reported that?")
-    assert "Searched with the conversation: When was the ban? who reported that?" in render.answer_html(
-        answer, 0, 0.7)
+                    query="When was the ban? who reported that?", history_used=["When was the ban?"])
+    assert "Searched with the conversation: When was the ban?" in render.answer_html(answer, 0, 0.7)
+    alone = Answer("Who won the 2019 election?", [make_passage()], False, "hybrid",
+                   query="Who won the 2019 election?", history_used=[])
+    assert "Searched with the conversation" not in render.answer_html(alone, 0, 0.7)
+
+
+def test_a_quoted_sentence_is_shown_in_one_pair_of_quote_marks():
+    for sentence in ("“To avoid the checks,” he said.", '"To avoid the checks," he said.',
+                     "To avoid the checks, he said."):
+        html = render.answer_html(Answer("q", [make_passage(text=sentence, highlight=(0, len(sentence)))],
+                                         False, "hybrid"), 0, 0.7)
+        lead = re.search(r'<blockquote class="qa-lead">(.*?) <span', html).group(1)
+        assert lead.startswith("“To avoid") and lead.count("“") == 1 and not lead.startswith("““"), lead
+    assert render.quoted("“Whole quote.”") == "“Whole quote.”"
+    assert render.quoted("“") == "““”"  # nothing but a mark: shown as it is, not emptied
+
+
+def test_match_strength_reads_on_a_zero_to_one_scale():
+    assert render.match_scale(1.06) == pytest.approx(1.06 / 1.25)
+    assert render.match_scale(3.0) == 1.0 and render.match_scale(-0.1) == 0.0
+    assert render.match_scale(0.42, mode="dense") == 0.42
+    html = render.card_html(make_passage(score=1.06), 1, 0, 0.65)
+    assert "strong match (0.85 of 1)" in html and "1.06" not in html
+
+
+def test_undated_articles_searched_under_a_date_filter_are_counted():
+    answer = Answer("q", [make_passage()], False, "hybrid", undated_searched=3)
+    assert "3 articles without a date searched too" in render.answer_html(answer, 0, 0.7)
+    assert "without a date" not in render.answer_html(Answer("q", [make_passage()], False, "hybrid"), 0, 0.7)
+
+
+def test_a_timeline_marks_its_undated_articles():
+    answer = Answer("q", [make_passage(published="2018-03-01"), make_passage(published=None, doc_id="b.txt")],
+                    False, "hybrid", timeline=True)
+    html = render.answer_html(answer, 0, 0.7)
+    assert_only_our_markup(html)
+    assert "Over time: 2 articles" in html and "1 undated last" in html
+    assert html.index("1 Mar 2018") < html.index(">undated<")
 
 
 def test_long_passage_is_clipped_around_its_best_sentence():
@@ -327,7 +363,7 @@ def test_answer_quotes_the_article_and_its_source_opens_beside_the_chat(page, se
     assert seafood.title in first.locator(".qa-title").inner_text()
     assert "Daily NK" in first.locator(".qa-meta").inner_text()
     assert first.locator("a.qa-link").get_attribute("href") == seafood.url
-    assert re.search(r"(strong|fair|weak) match · \d\.\d\d", first.inner_text())
+    assert re.search(r"(strong|fair|weak) match \([01]\.\d\d of 1\)", first.inner_text())
     assert quoted in first.locator("mark").inner_text()
 
     # The best citation opens by itself, scrolled to the cited passage.
@@ -368,6 +404,47 @@ def test_follow_up_question_uses_the_conversation(page, server):
     page.locator("#clear").click()
     page.wait_for_function("() => !document.querySelector('#chat .qa-answer')")
     assert "Open a citation" in page.locator("#source").inner_text()
+
+
+@pytest.mark.browser
+def test_a_conversation_of_a_topic_a_follow_up_a_new_topic_and_a_timeline(page, server):
+    open_chat(page, server.url)
+    topic = ask_in_chat(page, SEAFOOD_QUESTION, 1)
+    assert "Searched with the conversation" not in topic.inner_text()
+    assert not page.locator("#again-alone").is_visible()
+
+    # A follow-up leans on the topic: it says so, and offers to ask again without it.
+    follow_up = ask_in_chat(page, "Who reported that?", 2)
+    assert f"Searched with the conversation: {SEAFOOD_QUESTION}" in follow_up.inner_text()
+    assert server.engine.document(SEAFOOD_DOC).title in follow_up.locator(".qa-card .qa-title").first.inner_text()
+    page.locator("#again-alone").wait_for(state="visible")
+    page.locator("#again-alone").click()
+    again = page.locator("#chat .qa-answer").nth(2)
+    again.wait_for(timeout=60_000)
+    assert page.locator("#chat .qa-question").last.inner_text() == "Who reported that?"
+    assert "Searched with the conversation" not in again.inner_text()
+    page.locator("#again-alone").wait_for(state="hidden")
+
+    # A new topic is searched alone: its answer leads with its own article.
+    coal = ask_in_chat(page, "How much coal did North Korea smuggle by ship-to-ship transfers in 2019?", 4)
+    assert "Searched with the conversation" not in coal.inner_text()
+    coal_doc = server.engine.document("004_12c742a49eb0f3d4.txt")
+    assert coal_doc.title in coal.locator(".qa-card .qa-title").first.inner_text()
+
+    # Over time: one card per article, dated ones oldest first, undated ones last and marked.
+    page.locator("#timeline input").check()
+    timeline = ask_in_chat(page, "How has smuggling between China and North Korea developed?", 5)
+    assert "Over time:" in timeline.inner_text()
+    titles = timeline.locator(".qa-card .qa-title").all_inner_texts()
+    assert len(titles) >= 3 and len(set(titles)) == len(titles)
+    dates = timeline.locator(".qa-card .qa-date").all_inner_texts()
+    assert len(dates) == len(titles)
+    dated = [d for d in dates if d != "undated"]
+    assert dates[:len(dated)] == dated  # undated last
+    import datetime as dt
+    days = [dt.datetime.strptime(d, "%d %b %Y") for d in dated]
+    assert days == sorted(days) and "undated" in dates  # the sample has undated articles
+    assert_nothing_injected(page)
 
 
 @pytest.mark.browser
