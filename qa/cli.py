@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     p_ask.add_argument("--publisher", help="only documents of this publisher")
     p_ask.add_argument("--after", help="only documents published on or after this date (YYYY-MM-DD)")
     p_ask.add_argument("--before", help="only documents published on or before this date (YYYY-MM-DD)")
+    p_ask.add_argument("--as-of", metavar="YYYY-MM-DD",
+                       help='the day the question is asked: "this week", "last month" are read '
+                            "against it, and its recent articles are preferred (default today)")
     p_ask.add_argument("--json", action="store_true", help="print the answer as JSON")
 
     sub.add_parser("eval", help="evaluate on a question set (qa eval --help)")
@@ -106,7 +109,7 @@ def _ask(args) -> int:
                                  ("after", args.after), ("before", args.before)) if v}
     engine = Engine.open(settings.index)
     answer = engine.ask(args.question, k=args.k, history=args.history or None,
-                        filters=filters or None, mode=args.mode)
+                        filters=filters or None, mode=args.mode, as_of=args.as_of)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0

@@ -87,6 +87,9 @@ class Engine:
     def warm(self) -> "Engine":
         """Load the model now rather than on the first question."""
         self.encoder.encode_query("warm up")
+        from .timewords import warm
+
+        warm()
         return self
 
     # --- documents -----------------------------------------------------------------------------
@@ -118,20 +121,24 @@ class Engine:
     # --- asking --------------------------------------------------------------------------------
 
     def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None,
-            filters: dict | None = None, mode: str | None = None) -> Answer:
+            filters: dict | None = None, mode: str | None = None, as_of: str | None = None) -> Answer:
         """Answer ``question`` with at most ``k`` passages, best first.
 
         ``history``: the earlier user questions of the conversation, oldest first.
         ``filters``: ``source``, ``publisher``, ``after``, ``before`` (see ``filters.doc_mask``).
         ``mode``: ``dense``, ``bm25`` or ``hybrid`` (default: the settings' mode).
+        ``as_of``: the day the question is asked, ``"YYYY-MM-DD"`` (default today): articles of
+        the days before it, and of the periods the question names ("last month"), are preferred.
         """
-        return self.ask_many([question], k=k, histories=[history], filters=filters, mode=mode)[0]
+        return self.ask_many([question], k=k, histories=[history], filters=filters, mode=mode,
+                             as_of=[as_of])[0]
 
     def ask_many(self, questions: Sequence[str], k: int = 5,
                  histories: Sequence[Sequence[str] | None] | None = None,
                  filters: dict | None = None, mode: str | None = None,
-                 batch_size: int = 64) -> list[Answer]:
-        """``ask`` for many questions, their queries encoded in batches."""
+                 batch_size: int = 64, as_of: str | Sequence[str | None] | None = None) -> list[Answer]:
+        """``ask`` for many questions, their queries encoded in batches; ``as_of``: one day
+        for all of them, or one per question."""
         started = time.perf_counter()
         mode = mode or self.settings.mode
         if mode not in MODES:
@@ -144,6 +151,10 @@ class Engine:
             raise ValueError("history must be a list of earlier questions, not one string")
         hist = [[h for h in (clean_question(x, strict=False) for x in (hs or [])) if h] for hs in histories]
         queries = [query_text(q, h) for q, h in zip(cleaned, hist)]
+        days = list(as_of) if isinstance(as_of, (list, tuple)) else [as_of] * len(questions)
+        if len(days) != len(questions):
+            raise ValueError("as_of must be one day, or one day per question")
+        priors = [self.settings.time_prior(q, day) for q, day in zip(cleaned, days)]
         allowed = doc_mask(self.docs.meta, filters)
         terms = [self.retriever.question_terms(query, q, h) for q, h, query in zip(cleaned, hist, queries)]
         for t in terms:  # the posting lists are read from disk while the model encodes
@@ -151,9 +162,9 @@ class Engine:
         vectors = self.encoder.encode(queries, batch_size=batch_size)
         shared = (time.perf_counter() - started) / max(len(questions), 1)
         answers = []
-        for question, query, vec, t in zip(questions, queries, vectors, terms):
+        for question, query, vec, t, prior in zip(questions, queries, vectors, terms, priors):
             t0 = time.perf_counter()
-            cands = self.retriever.search(vec, query, mode, allowed, terms=t)
+            cands = self.retriever.search(vec, query, mode, allowed, terms=t, prior=prior)
             passages, confidence = self._passages(cands, k)
             # Abstain when no shown passage scores high enough on the hybrid blend (in every
             # mode, so that modes differ in ranking only); the threshold is measured, see README.

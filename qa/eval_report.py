@@ -21,10 +21,10 @@ def table(result: dict[str, Any]) -> str:
     header = (["mode", "questions", *rank_names, *[n.replace("AnswerRecall", "AR") for n in recall_names],
                "abstain acc", "false abstain", "p50 ms", "p95 ms"])
     rows = []
-    for part, label in (("all", ""), ("follow_ups", " · follow-ups")):
+    for part, label in (("all", ""), ("without_as_of", " · as_of ignored"), ("follow_ups", " · follow-ups")):
         for mode, data in result["modes"].items():
-            s = data[part]
-            if not s["questions"]:
+            s = data.get(part)
+            if not s or not s["questions"]:
                 continue
             rows.append([
                 mode + label, f'{s["answerable"]}+{s["unanswerable"]}u',
@@ -53,6 +53,9 @@ def notes(result: dict[str, Any]) -> str:
         f"Hit/MRR/nDCG by ranx over gold documents; AR = AnswerRecall (a passage contains an answer).",
         f'Latency: {lat["method"]} (k={lat["k"]}), first {lat["sample"]} questions per mode.',
     ]
+    if any("without_as_of" in d for d in result["modes"].values()):
+        lines.append('"as_of ignored": the same questions asked as of today instead of the day '
+                     'each gives (its "as_of"): what the day buys.')
     if result["excluded"]:
         shown = ", ".join(f'{e["id"]} ({", ".join(e["missing"])})' for e in result["excluded"][:5])
         more = f", and {len(result['excluded']) - 5} more" if len(result["excluded"]) > 5 else ""

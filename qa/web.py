@@ -159,12 +159,13 @@ def create_app(
         picked = f"{turn}-{number}" if turn == len(turns) - 1 else None
         return html, gr.update(value=picked)
 
-    def chat_turn(question, turns, publishers, sources, after, before, k):
+    def chat_turn(question, turns, publishers, sources, after, before, k, as_of=None):
         question = question or ""
         history = [t["question"] for t in turns]
         try:
             filters = parse_filters(publishers, sources, after, before)
-            answer = engine.ask(question, k=int(k), history=history or None, filters=filters)
+            answer = engine.ask(question, k=int(k), history=history or None, filters=filters,
+                                as_of=(as_of or "").strip() or None)
         except (ValueError, IndexProblem) as exc:  # a bad question, or an index damaged under us
             return (gr.update(), turns, gr.update(), render.status_html(str(exc), error=True),
                     gr.update(), gr.update())
@@ -181,8 +182,8 @@ def create_app(
         return (chat_messages(turns), turns, "", render.status_html(found),
                 gr.update(choices=choices, value=picked), source)
 
-    def ask_example(turns, publishers, sources, after, before, k, event: gr.SelectData):
-        return chat_turn(event.value.get("text", ""), turns, publishers, sources, after, before, k)
+    def ask_example(turns, publishers, sources, after, before, k, as_of, event: gr.SelectData):
+        return chat_turn(event.value.get("text", ""), turns, publishers, sources, after, before, k, as_of)
 
     def clear():
         return [], [], "", render.SOURCE_PLACEHOLDER, gr.update(choices=[], value=None), ""
@@ -198,14 +199,17 @@ def create_app(
         return "", render.status_html("Thank you: your feedback was saved.")
 
     def api_ask(
-        question: str, k: int = 5, history: list[str] | None = None, filters: dict | None = None
+        question: str, k: int = 5, history: list[str] | None = None, filters: dict | None = None,
+        as_of: str | None = None,
     ) -> dict:
         """Ask the archive. Returns the answer as JSON: passages (text, score, doc_id, title,
-        url, published, start, end, highlight) best first, and whether the engine abstained."""
+        url, published, start, end, highlight) best first, and whether the engine abstained.
+        ``as_of``: the day the question is asked, YYYY-MM-DD (default today)."""
         try:
             k = max(1, min(int(k), MAX_K_SHOWN))
             history = [str(h) for h in (history or [])]
-            answer = engine.ask(str(question), k=k, history=history or None, filters=filters or None)
+            answer = engine.ask(str(question), k=k, history=history or None, filters=filters or None,
+                                as_of=str(as_of).strip() or None if as_of else None)
         except (ValueError, TypeError, IndexProblem) as exc:
             raise gr.Error(str(exc)) from None
         return answer.to_dict()
@@ -249,6 +253,10 @@ def create_app(
                         elem_id="comment", show_label=False, scale=8,
                         placeholder="Optional comment, sent with your thumbs up or down on an answer",
                     )
+                    # The day the questions are asked ("this week" is read against it): today,
+                    # read when the page loads, and changeable.
+                    as_of = gr.Textbox(value=lambda: dt.date.today().isoformat(), label="As of (YYYY-MM-DD)",
+                                       scale=2, min_width=120, elem_id="as-of")
                     clear_button = gr.Button("Clear", scale=1, size="md", elem_id="clear", min_width=80)
                 with gr.Accordion("Filters and number of passages", open=False, elem_id="filters"):
                     with gr.Row():
@@ -273,7 +281,7 @@ def create_app(
                 # Clicking a card in the chat writes "turn-number" here (see render.APP_JS).
                 card_click = gr.Textbox(visible="hidden", elem_id="qa-open")
 
-        filters = [publisher, source_filter, after, before, k]
+        filters = [publisher, source_filter, after, before, k, as_of]
         answered = [chatbot, turns, question, status, citation, source]
         for trigger in (question.submit, ask_button.click):
             trigger(chat_turn, [question, turns, *filters], answered, **private, **engine_queue).then(
