@@ -108,9 +108,9 @@ def test_the_engine_prefers_the_articles_just_before_as_of(dated_engine):
     assert first_doc(dated_engine, q, "2021-04-01") == "march.json"
 
 
-def test_a_named_period_outweighs_the_recent_days_and_nothing_is_filtered(dated_engine):
+def test_a_named_period_is_preferred_and_nothing_is_filtered(dated_engine):
     answer = dated_engine.ask("Why did the council close the harbour bridge in March?", k=3,
-                              as_of="2021-10-22")
+                              as_of="2021-12-31")
     assert answer.passages[0].doc_id == "march.json"
     assert {p.doc_id for p in answer.passages} == {"march.json", "june.json", "october.json"}
 
@@ -118,3 +118,20 @@ def test_a_named_period_outweighs_the_recent_days_and_nothing_is_filtered(dated_
 def test_a_bad_as_of_is_refused_by_ask(dated_engine):
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         dated_engine.ask("Why was the bridge closed?", as_of="last Tuesday")
+
+
+def test_qa_eval_asks_each_question_as_of_its_day_and_reports_the_same_as_of_today(dated_engine, tmp_path):
+    from qa.eval_report import table
+    from qa.evaluate import evaluate
+
+    rows = [{"id": f"q{i}", "question": "Why did the council close the harbour bridge?",
+             "gold_doc_ids": [gold], "as_of": day}
+            for i, (gold, day) in enumerate((("march.json", "2021-03-12"), ("june.json", "2021-06-16"),
+                                             ("october.json", "2021-10-22")))]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = evaluate(dated_engine, path, modes=["hybrid"], latency_sample=0)
+    dated, undated = result["modes"]["hybrid"]["all"], result["modes"]["hybrid"]["without_as_of"]
+    assert dated["Hit@1"] == 1.0  # each asked on its own day finds the article of that week
+    assert undated["Hit@1"] < 0.5  # asked today, the same article comes first for all three
+    assert "as_of ignored" in table(result)
