@@ -191,6 +191,8 @@ def main() -> int:
     parser.add_argument("--set", action="append", required=True, metavar="NAME=QUESTIONS:INDEX")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--no-search", action="store_true", help="only print the ablation of the default")
+    parser.add_argument("--time-only", action="store_true",
+                        help="search only the time settings (the blend kept): they move no undated corpus")
     args = parser.parse_args()
     started = time.perf_counter()
     halves = {}
@@ -216,6 +218,8 @@ def main() -> int:
                  "lede": [0.0, 0.01, 0.02, 0.05],
                  **{n: [round(getattr(old.blend, n) * f, 3) for f in (0.5, 0.75, 1.0, 1.25, 1.5)]
                     for n in SIGNALS}}
+        if args.time_only:
+            grids = {n: v for n, v in grids.items() if n in ("recency", "recent_days", "decay_days", "named")}
         found = coordinate_search(tune, chosen, grids)
         print(f"chosen: {found}", file=sys.stderr)
         rows += [("chosen on the tune halves", found, True),
@@ -223,7 +227,10 @@ def main() -> int:
                  ("chosen without recency", replace(found, recency=0.0), True),
                  ("chosen without named periods", replace(found, named=0.0), True),
                  ("chosen without article support", replace(found, support=0.0), True),
-                 ("chosen without lede bonus", replace(found, lede=0.0), True)]
+                 ("chosen without lede bonus", replace(found, lede=0.0), True),
+                 ("chosen + article support 0.05", replace(found, support=0.05), True),
+                 ("chosen + article support 0.1", replace(found, support=0.1), True),
+                 ("chosen + lede bonus 0.02", replace(found, lede=0.02), True)]
     rows.append(("settings.py default", chosen, True))
     print(f"Command: python benchmarks/tune_ranking.py " + " ".join(f"--set {s}" for s in args.set))
     print(table(rows, halves))

@@ -75,10 +75,10 @@ class Settings:
     # ("last month", "in May": named_time_weight), falling off as exp(-days / time_decay_days)
     # outside them; nothing after as_of and nothing undated gets any. Chosen on the tune halves
     # of squad-dev and news-dev (README "Answer quality").
-    recency_weight: float = 0.1
+    recency_weight: float = 0.3
     named_time_weight: float = 0.1
     recent_days: float = 7.0
-    time_decay_days: float = 14.0
+    time_decay_days: float = 3.0
     # Abstain below this hybrid blend: the highest threshold that keeps false abstention under
     # 5% on squad-dev and at 0 on the shipped news questions (README, "Abstention").
     abstain_below: float = 0.65
