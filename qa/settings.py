@@ -76,7 +76,7 @@ class Settings:
     # outside them; nothing after as_of and nothing undated gets any. Chosen on the tune halves
     # of squad-dev and news-dev (README "Answer quality").
     recency_weight: float = 0.3
-    named_time_weight: float = 0.1
+    named_time_weight: float = 0.05
     recent_days: float = 7.0
     time_decay_days: float = 3.0
     # Abstain below this hybrid blend: the highest threshold that keeps false abstention under
