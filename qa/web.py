@@ -255,7 +255,7 @@ def create_app(
                     )
                     # The day the questions are asked ("this week" is read against it): today,
                     # read when the page loads, and changeable.
-                    as_of = gr.Textbox(value=lambda: dt.date.today().isoformat(), label="As of (YYYY-MM-DD)",
+                    as_of = gr.Textbox(value=dt.date.today().isoformat(), label="As of (YYYY-MM-DD)",
                                        scale=2, min_width=120, elem_id="as-of")
                     clear_button = gr.Button("Clear", scale=1, size="md", elem_id="clear", min_width=80)
                 with gr.Accordion("Filters and number of passages", open=False, elem_id="filters"):
@@ -297,6 +297,7 @@ def create_app(
         for trigger in (clear_button.click, chatbot.clear):
             trigger(clear, None, [chatbot, turns, question, source, citation, status], **private)
         chatbot.like(vote, [turns, comment], [comment, status], **private)
+        app.load(lambda: dt.date.today().isoformat(), None, as_of, **private)  # today at each page load
         gr.api(api_ask, api_name=API_NAME, **engine_queue)
     return app
 
