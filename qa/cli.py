@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="with --after/--before: leave out articles without a date (searched by default)")
     p_ask.add_argument("--timeline", action="store_true",
                        help="over time: one passage per article, ordered by the article's date, undated last")
+    p_ask.add_argument("--as-of", metavar="YYYY-MM-DD",
+                       help='the day the question is asked: "this week", "last month" are read '
+                            "against it, and its recent articles are preferred (default today)")
     p_ask.add_argument("--json", action="store_true", help="print the answer as JSON")
 
     p_inspect = sub.add_parser("inspect", help="what ingestion makes of files (nothing is embedded)")
@@ -144,7 +147,7 @@ def _ask(args) -> int:
         filters["undated"] = False
     engine = Engine.open(settings.index)
     answer = engine.ask(args.question, k=args.k, history=args.history or None,
-                        filters=filters or None, mode=args.mode, timeline=args.timeline)
+                        filters=filters or None, mode=args.mode, timeline=args.timeline, as_of=args.as_of)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0

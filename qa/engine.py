@@ -103,6 +103,9 @@ class Engine:
     def warm(self) -> "Engine":
         """Load the model now rather than on the first question."""
         self.encoder.encode_query("warm up")
+        from .timewords import warm
+
+        warm()
         return self
 
     # --- documents -----------------------------------------------------------------------------
@@ -134,7 +137,8 @@ class Engine:
     # --- asking --------------------------------------------------------------------------------
 
     def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None,
-            filters: dict | None = None, mode: str | None = None, timeline: bool = False) -> Answer:
+            filters: dict | None = None, mode: str | None = None, timeline: bool = False,
+            as_of: str | None = None) -> Answer:
         """Answer ``question`` with at most ``k`` passages, best first.
 
         ``history``: the earlier user questions of the conversation, oldest first; the question
@@ -142,15 +146,19 @@ class Engine:
         ``filters``: ``source``, ``publisher``, ``after``, ``before``, ``undated`` (see
         ``filters.doc_mask``). ``mode``: ``dense``, ``bm25`` or ``hybrid`` (default: the settings').
         ``timeline``: one passage per article, ordered by the article's date (``qa.timeline``).
+        ``as_of``: the day the question is asked, ``"YYYY-MM-DD"`` (default today): articles of
+        the days before it, and of the periods the question names ("last month"), are preferred.
         """
         return self.ask_many([question], k=k, histories=[history], filters=filters, mode=mode,
-                             timeline=timeline)[0]
+                             timeline=timeline, as_of=[as_of])[0]
 
     def ask_many(self, questions: Sequence[str], k: int = 5,
                  histories: Sequence[Sequence[str] | None] | None = None,
                  filters: dict | None = None, mode: str | None = None,
-                 batch_size: int = 64, timeline: bool = False) -> list[Answer]:
-        """``ask`` for many questions, their queries encoded in batches."""
+                 batch_size: int = 64, timeline: bool = False,
+                 as_of: str | Sequence[str | None] | None = None) -> list[Answer]:
+        """``ask`` for many questions, their queries encoded in batches; ``as_of``: one day
+        for all of them, or one per question."""
         started = time.perf_counter()
         mode = mode or self.settings.mode
         if mode not in MODES:
@@ -166,6 +174,10 @@ class Engine:
         question_cues = [history.cues(q) if h else None for q, h in zip(cleaned, hist)]
         threads = [history.thread(q, h) if c else [] for q, h, c in zip(cleaned, hist, question_cues)]
         expanded = [history.expanded_query(q, used) if used else None for q, used in zip(cleaned, threads)]
+        days = list(as_of) if isinstance(as_of, (list, tuple)) else [as_of] * len(questions)
+        if len(days) != len(questions):
+            raise ValueError("as_of must be one day, or one day per question")
+        priors = [self.settings.time_prior(q, day) for q, day in zip(cleaned, days)]
         allowed = doc_mask(self.docs.meta, filters)
         undated = undated_searched(self.docs.meta, allowed, filters)
         depth = min(k * timelines.DEPTH_PER_PASSAGE, MAX_K * timelines.DEPTH_PER_PASSAGE) if timeline else k
@@ -179,13 +191,14 @@ class Engine:
         extra_vectors = {i: vectors[len(cleaned) + n] for n, i in enumerate(extra)}
         shared = (time.perf_counter() - started) / max(len(questions), 1)
         answers = []
-        for i, (question, query, vec, t) in enumerate(zip(questions, cleaned, vectors, terms)):
+        for i, (question, query, vec, t, prior) in enumerate(zip(questions, cleaned, vectors, terms, priors)):
             t0 = time.perf_counter()
-            cands = self.retriever.search(vec, query, mode, allowed, terms=t)
+            cands = self.retriever.search(vec, query, mode, allowed, terms=t, prior=prior)
             passages, confidence = self._passages(cands, depth)
             used: list[str] = []
             if i in extra_vectors:
-                h_cands = self.retriever.search(extra_vectors[i], expanded[i], mode, allowed, terms=extra_terms[i])
+                h_cands = self.retriever.search(extra_vectors[i], expanded[i], mode, allowed, terms=extra_terms[i],
+                                                prior=prior)
                 h_passages, h_confidence = self._passages(h_cands, depth)
                 # How the question's own search scores the history reading's best chunk.
                 support = history.own_support(cands.rows, cands.confidence, int(h_cands.rows[0])) \

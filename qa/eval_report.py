@@ -9,7 +9,7 @@ from qa.eval_metrics import ranking_metric_names
 MISSES_PER_MODE = 300
 # The rows of the table, per mode: (key in result["modes"][mode], label); those of --topic-switch
 # appear only when it was asked for.
-PARTS = (("all", ""), ("follow_ups", " · follow-ups"),
+PARTS = (("all", ""), ("without_as_of", " · as_of ignored"), ("follow_ups", " · follow-ups"),
          ("alone", " · alone (questions of the switch)"), ("after_topic_switch", " · after another topic"),
          ("follow_ups_without_history", " · follow-ups without history"))  # a report listing thousands of misses is read by nobody
 
@@ -29,9 +29,7 @@ def table(result: dict[str, Any]) -> str:
     for part, label in PARTS:
         for mode, data in result["modes"].items():
             s = data.get(part)
-            if s is None:
-                continue
-            if not s["questions"]:
+            if not s or not s["questions"]:
                 continue
             rows.append([
                 mode + label, f'{s["answerable"]}+{s["unanswerable"]}u',
@@ -63,6 +61,9 @@ def notes(result: dict[str, Any]) -> str:
     if any("after_topic_switch" in d for d in result["modes"].values()):
         lines.append("Topic switch: each answerable question without history asked alone and right after "
                      "a question about another gold article; follow-ups also asked without their history.")
+    if any("without_as_of" in d for d in result["modes"].values()):
+        lines.append('"as_of ignored": the same questions asked as of today instead of the day '
+                     'each gives (its "as_of"): what the day buys.')
     if result["excluded"]:
         shown = ", ".join(f'{e["id"]} ({", ".join(e["missing"])})' for e in result["excluded"][:5])
         more = f", and {len(result['excluded']) - 5} more" if len(result["excluded"]) > 5 else ""

@@ -55,9 +55,10 @@ BATCH_SIZE = 64
 
 def ask_batched(
     engine: Any, questions: Sequence[Question], *, depth: int, mode: str,
-    batch_size: int = BATCH_SIZE, progress: bool = False,
+    batch_size: int = BATCH_SIZE, progress: bool = False, use_as_of: bool = True,
 ) -> list[Answer]:
-    """Ask every question ``depth`` deep, in batches through ``engine.ask_many``."""
+    """Ask every question ``depth`` deep, in batches through ``engine.ask_many``, each as of
+    its ``as_of`` day (``use_as_of=False``: as of today, the set's days ignored)."""
     from tqdm import tqdm
 
     answers: list[Answer] = []
@@ -67,12 +68,15 @@ def ask_batched(
         for start in range(0, len(questions), batch_size):
             batch = questions[start:start + batch_size]
             histories = [list(q.history) or None for q in batch]
+            days = [q.as_of if use_as_of else None for q in batch]
+            dated = {"as_of": days} if any(days) else {}  # engines without as_of still work
             if ask_many is not None:
                 answers.extend(ask_many([q.question for q in batch], k=depth,
-                                        histories=histories, mode=mode))
+                                        histories=histories, mode=mode, **dated))
             else:  # an engine without the batched path: same answers, slower
-                answers.extend(engine.ask(q.question, k=depth, history=h, mode=mode)
-                               for q, h in zip(batch, histories))
+                answers.extend(engine.ask(q.question, k=depth, history=h, mode=mode,
+                                          **({"as_of": d} if d else {}))
+                               for q, h, d in zip(batch, histories, days))
             bar.update(len(batch))
     return answers
 
@@ -86,8 +90,9 @@ def time_single_asks(
     engine.ask(questions[0].question, k=k, mode=mode)
     times = []
     for q in questions:
+        dated = {"as_of": q.as_of} if q.as_of else {}
         started = time.perf_counter()
-        engine.ask(q.question, k=k, history=list(q.history) or None, mode=mode)
+        engine.ask(q.question, k=k, history=list(q.history) or None, mode=mode, **dated)
         times.append((time.perf_counter() - started) * 1000)
     return times
 
@@ -185,6 +190,11 @@ def evaluate(
             "seconds": round(time.perf_counter() - mode_started, 2),
             "batch_seconds": round(batch_seconds, 2),
         })
+        if any(q.as_of for q in scored):  # the same questions asked today: what the day buys
+            undated = ask_batched(engine, scored, depth=depth, mode=mode, batch_size=batch_size,
+                                  use_as_of=False)
+            result["modes"][mode]["without_as_of"] = summarize(
+                score_answers(scored, undated, mode=mode, k=k, depth=depth, latencies=[]), k)
         result["per_question"].extend(records)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result

@@ -23,6 +23,7 @@ class Question:
     history: tuple[str, ...] = ()
     type: str = "answerable"
     line: int = 0
+    as_of: str | None = None  # the day the question was asked, YYYY-MM-DD (None: today)
 
     @property
     def answerable(self) -> bool:
@@ -65,11 +66,19 @@ def parse_question(line: str, where: str, number: int) -> Question:
             f'{where}: "gold_doc_ids" is empty; list the gold documents, or mark the question '
             f'"type": "unanswerable"'
         )
+    as_of = data.get("as_of")
+    if as_of is not None:
+        from .timewords import as_of_day
+
+        try:
+            as_of_day(as_of)
+        except ValueError:
+            raise QuestionFileError(f'{where}: "as_of" must be a day written YYYY-MM-DD, got {as_of!r}') from None
     return Question(
         id=str(qid), question=question, gold_doc_ids=gold,
         answers=_string_list(data, "answers", where),
         history=_string_list(data, "history", where),
-        type=qtype, line=number,
+        type=qtype, line=number, as_of=as_of,
     )
 
 

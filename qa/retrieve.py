@@ -11,6 +11,7 @@ from .dense import Hits
 from .generation import Generation
 from .lexical import tokenize
 from .settings import Blend
+from .timewords import TimePrior, published_days
 
 HISTORY_WEIGHT = 0.5  # how much terms only from an earlier question count in a follow-up's BM25 query
 
@@ -49,6 +50,7 @@ class Candidates:
     lexical: np.ndarray
     sentences: "SentenceTable"  # per row: (sentence ids, cosines, BM25 scores)
     confidence: np.ndarray  # the hybrid blend, whatever the mode: the abstention signal
+    signals: np.ndarray | None = None  # per row: the blend's five signals, as Blend orders them
 
     def best_sentence(self, i: int) -> BestSentence:
         """The i-th candidate's sentence that best answers (``SentenceTable.best``)."""
@@ -127,6 +129,7 @@ class Retriever:
         self.sentence_vectors = generation.sentence_vectors
         self.sentence_bm25 = generation.sentence_bm25
         self.pair_bm25 = generation.pair_bm25
+        self.doc_days = published_days(m.published for m in generation.docs.meta)
         self.sentence_bounds = np.searchsorted(np.asarray(self.sentences[:, 0]),
                                                np.arange(len(self.chunk_doc) + 1))
 
@@ -170,12 +173,14 @@ class Retriever:
         return SentenceScores(ids, hi - lo, sims, lex)
 
     def search(self, qvec: np.ndarray, text: str, mode: str, allowed_docs: np.ndarray | None = None,
-               terms: QueryTerms | None = None) -> Candidates:
+               terms: QueryTerms | None = None, prior: TimePrior | None = None) -> Candidates:
         """Candidate chunks, best first, scored by ``mode``.
 
         ``hybrid`` blends five signals, each in [0, 1]-ish (``Blend``): chunk cosine,
         best-sentence cosine, chunk BM25, best-sentence BM25 and word-pair BM25 (BM25s divided
         by their best among the candidates). ``terms``: ``query_terms(text)`` if already made.
+        ``prior``: the question's time bonus, added to the hybrid blend of each candidate by its
+        article's publication day (a preference, not a filter; the confidence stays the blend).
         """
         n = self.candidates
         allowed = None if allowed_docs is None else allowed_docs[self.chunk_doc]
@@ -209,13 +214,17 @@ class Retriever:
         best_lex = np.maximum.reduceat(sent_lex, starts) if len(sent_lex) else lex
         pairs = self.pair_bm25.scores_in_ranges(pair_terms, rows, rows + 1)
         w = self.blend
-        blend = w.dense * dense + w.sentence * best_sim + w.bm25 * _scaled(lex) \
-            + w.sentence_bm25 * _scaled(best_lex) + w.pairs * _scaled(pairs)
-        fused = {"dense": dense, "bm25": _scaled(lex)}.get(mode, blend)
+        signals = (dense, best_sim, _scaled(lex), _scaled(best_lex), _scaled(pairs))
+        blend = w.dense * signals[0] + w.sentence * signals[1] + w.bm25 * signals[2] \
+            + w.sentence_bm25 * signals[3] + w.pairs * signals[4]
+        ranked = blend
+        if prior is not None and mode == "hybrid":
+            ranked = blend + prior.bonus(self.doc_days[self.chunk_doc[rows]])
+        fused = {"dense": dense, "bm25": _scaled(lex)}.get(mode, ranked)
         order = np.argsort(-fused, kind="stable")
         return Candidates(rows[order], fused[order], dense[order], lex[order],
                           SentenceTable(sent_ids, per_chunk, sent_sims, sent_lex, order, self.sentences, w),
-                          blend[order])
+                          blend[order], np.stack(signals, axis=1)[order])
 
 
 def _scaled(scores: np.ndarray, top: float | None = None) -> np.ndarray:

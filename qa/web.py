@@ -209,14 +209,14 @@ def create_app(
         return html, gr.update(value=picked)
 
     def chat_turn(question, turns, publishers, sources, after, before, no_undated, k, over_time,
-                  alone=False):
+                  as_of=None, alone=False):
         question = question or ""
         history = [] if alone else [t["question"] for t in turns]
         try:
             filters = parse_filters(publishers, sources, after, before, no_undated)
             with pinned(engine) as one:  # the answer and its first source from one generation
                 answer = one.ask(question, k=int(k), history=history or None, filters=filters,
-                                 timeline=bool(over_time))
+                                 timeline=bool(over_time), as_of=(as_of or "").strip() or None)
                 turns = turns + [
                     {"question": question, "history": history, "filters": filters, "k": int(k),
                      "answer": answer, "generation": generation_of(one)}
@@ -235,17 +235,17 @@ def create_app(
                 gr.update(choices=choices, value=picked), source,
                 gr.update(visible=bool(answer.history_used)))
 
-    def ask_example(turns, publishers, sources, after, before, no_undated, k, over_time,
+    def ask_example(turns, publishers, sources, after, before, no_undated, k, over_time, as_of,
                     event: gr.SelectData):
         return chat_turn(event.value.get("text", ""), turns, publishers, sources, after, before,
-                         no_undated, k, over_time)
+                         no_undated, k, over_time, as_of)
 
-    def ask_alone(turns, publishers, sources, after, before, no_undated, k, over_time):
+    def ask_alone(turns, publishers, sources, after, before, no_undated, k, over_time, as_of):
         """The last question again, searched without the conversation."""
         if not turns:
             return (gr.update(),) * 6 + (gr.update(visible=False),)
         return chat_turn(turns[-1]["question"], turns, publishers, sources, after, before,
-                         no_undated, k, over_time, alone=True)
+                         no_undated, k, over_time, as_of, alone=True)
 
     def clear():
         return ([], [], "", render.SOURCE_PLACEHOLDER, gr.update(choices=[], value=None), "",
@@ -263,18 +263,20 @@ def create_app(
 
     def api_ask(
         question: str, k: int = 5, history: list[str] | None = None, filters: dict | None = None,
-        timeline: bool = False,
+        timeline: bool = False, as_of: str | None = None,
     ) -> dict:
         """Ask the archive. Returns the answer as JSON: passages (text, score, doc_id, title,
         url, published, start, end, highlight) best first, whether the engine abstained and
         the earlier questions it searched with (``history_used``). ``timeline``: one passage
-        per article, by the article's date."""
+        per article, by the article's date. ``as_of``: the day the question is asked,
+        YYYY-MM-DD (default today)."""
         try:
             k = max(1, min(int(k), MAX_K_SHOWN))
             history = [str(h) for h in (history or [])]
             with pinned(engine) as one:
                 answer = one.ask(str(question), k=k, history=history or None, filters=filters or None,
-                                 timeline=bool(timeline))
+                                 timeline=bool(timeline),
+                                 as_of=str(as_of).strip() or None if as_of else None)
                 generation = generation_of(one)
         except (ValueError, TypeError, IndexProblem) as exc:
             raise gr.Error(str(exc)) from None
@@ -331,6 +333,10 @@ def create_app(
                         elem_id="comment", show_label=False, scale=8,
                         placeholder="Optional comment, sent with your thumbs up or down on an answer",
                     )
+                    # The day the questions are asked ("this week" is read against it): today,
+                    # read when the page loads, and changeable.
+                    as_of = gr.Textbox(value=dt.date.today().isoformat(), label="As of (YYYY-MM-DD)",
+                                       scale=2, min_width=120, elem_id="as-of")
                     clear_button = gr.Button("Clear", scale=1, size="md", elem_id="clear", min_width=80)
                 with gr.Accordion("Filters and number of passages", open=False, elem_id="filters"):
                     with gr.Row():
@@ -358,7 +364,7 @@ def create_app(
                 # Clicking a card in the chat writes "turn-number" here (see render.APP_JS).
                 card_click = gr.Textbox(visible="hidden", elem_id="qa-open")
 
-        filters = [publisher, source_filter, after, before, no_undated, k, over_time]
+        filters = [publisher, source_filter, after, before, no_undated, k, over_time, as_of]
         answered = [chatbot, turns, question, status, citation, source, alone_button]
         for trigger in (question.submit, ask_button.click):
             trigger(chat_turn, [question, turns, *filters], answered, **private, **engine_queue).then(
@@ -378,6 +384,7 @@ def create_app(
             trigger(clear, None, [chatbot, turns, question, source, citation, status, alone_button],
                     **private)
         chatbot.like(vote, [turns, comment], [comment, status], **private)
+        app.load(lambda: dt.date.today().isoformat(), None, as_of, **private)  # today at each page load
         gr.api(api_ask, api_name=API_NAME, **engine_queue)
         if live:
             def page_opened():

@@ -650,3 +650,22 @@ def test_serve_py_binds_loopback_and_login_keeps_anonymous_users_out(served_with
         assert ask_in_chat(page, SEAFOOD_QUESTION, 1).locator(".qa-card").count() >= 1
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_the_as_of_day_is_shown_as_today_and_a_bad_one_is_refused(page, server):
+    import datetime as dt
+
+    open_chat(page, server.url)
+    box = page.locator("#as-of input, #as-of textarea").first
+    page.wait_for_function(
+        "() => document.querySelector('#as-of input, #as-of textarea')?.value.length === 10")
+    assert box.input_value() == dt.date.today().isoformat()
+    box.fill("last Tuesday")
+    page.locator("#question textarea").fill("Who smuggles coal?")
+    page.locator("#ask").click()
+    page.wait_for_function(
+        "() => document.querySelector('#status .qa-error')?.innerText.includes('YYYY-MM-DD')")
+    assert page.locator("#chat .qa-answer").count() == 0  # nothing asked with a bad day
+    box.fill("2018-06-10")
+    ask_in_chat(page, "Who smuggles coal?", 1)
