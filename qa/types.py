@@ -16,7 +16,9 @@ class Document:
 
     ``doc_id`` is the file's path relative to the corpus root, with ``#key`` appended for
     one record of a multi-record file. ``published`` is an ISO date (``YYYY-MM-DD``).
-    ``warnings`` says what ingestion had to salvage or guess.
+    ``warnings`` says what ingestion had to salvage or guess. ``credits`` holds the (start, end)
+    offsets in ``text`` of its credit lines (bylines, "Reported by / Translated by" lines, photo
+    credits, notes about the reporter: ``qa.credits``); ``translator`` is read from them.
     """
 
     doc_id: str
@@ -27,6 +29,8 @@ class Document:
     author: str | None = None
     publisher: str | None = None
     warnings: list[str] = field(default_factory=list)
+    credits: list[tuple[int, int]] = field(default_factory=list)
+    translator: str | None = None
 
     @property
     def source(self) -> str:
