@@ -5,7 +5,7 @@ It works like jusText, by general signals only (no word lists from some site's p
 is cut into blocks (a line or a paragraph each) and each block is
 
 - *bad* (page chrome): no letters, a bare link or address, link arrows (``>>``), a menu bar
-  (``a | b | c``), a run of short link-like lines (menus, share buttons: three or more lines of
+  (``a | b | c``), a teaser cut short ("Next: Title of another story..."), a run of short link-like lines (menus, share buttons: three or more lines of
   at most four words without sentence punctuation), a run of short bullet items, or a line that
   recurs across several files of the corpus (the same site's chrome: ``recurring``, which the
   build sets from the whole corpus);

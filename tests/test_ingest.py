@@ -186,7 +186,9 @@ def test_plain_text_page_with_another_sites_chrome(tmp_path):
     assert doc.text.endswith("as water flows down from the hills.")
     assert "\n\nWhat comes next\n\n" in doc.text
     assert doc.text.count("Forecasters expect") == 1
-    for chrome in ("WhatsApp", "Tweet", "Text size", "Home |", "Posted", "Advertisement",
+    # A lone "Advertisement" between paragraphs is kept on one page (a one-word heading looks the
+    # same); across a corpus it recurs and goes (tests/test_clean.py).
+    for chrome in ("WhatsApp", "Tweet", "Text size", "Home |", "Posted",
                    "Related Stories", "Dam release", "All rights reserved", "Privacy Policy"):
         assert chrome not in doc.text, chrome
 
