@@ -196,7 +196,7 @@ def story_words(question: str) -> set[str]:
 
 
 def story_match(question: str, article: str) -> float:
-    """How much of the question's story words ``article`` (its title, publisher, url and text)
+    """How much of the question's story words ``article`` (its title, publisher and text)
     holds: 1.0 when the question names no story (a follow-up's query carries the story)."""
     words = story_words(question)
     if not words:
@@ -213,3 +213,66 @@ def credit_sentences(text: str, spans: Iterable[tuple[int, int]]) -> list[bool]:
         inside = sum(max(0, min(e, b) - max(s, a)) for a, b in blocks)
         flags.append(inside * 2 > (e - s))
     return flags
+
+
+# --- the engine's hook -------------------------------------------------------------------------
+
+STORY_MATCH = 0.5  # at least half of the question's story words in the article
+
+
+class Highlight(NamedTuple):
+    """The sentence a passage highlights, and whether it is a credit chosen for a credit question."""
+
+    start: int
+    end: int
+    credited: bool
+
+
+def ranked_sentences(table, i: int) -> list[tuple[int, int, float]]:
+    """(doc start, doc end, score) of the i-th candidate's sentences, in text order, scored as
+    ``SentenceTable.best`` scores them."""
+    from .retrieve import _scaled
+
+    ids, sims, lex = table[i]
+    w = table.blend
+    blended = w.sentence * sims + w.sentence_bm25 * _scaled(lex, table.best_lexical())
+    return [(int(table.rows[s][1]), int(table.rows[s][2]), float(b)) for s, b in zip(ids, blended)]
+
+
+def choose_highlight(question: str, article: str, doc_text: str, sentences: list[tuple[int, int, float]],
+                     best: tuple[int, int]) -> Highlight:
+    """The highlight of a passage (doc offsets). For a question about credits (``asks_for_credits``)
+    in an article matching its story words, or one naming a person a credit of the passage names
+    ("What did Mun Dong Hui study?"), the best-scored credit sentence that names someone;
+    otherwise the best sentence, unless it is a credit, then the best other one.
+
+    ``article``: the article's title, publisher and text (what its story words are looked for in);
+    ``sentences``: (start, end, score) of the passage's sentences; ``best``: the retriever's choice.
+    """
+    spans = [(s, e) for s, e, _ in sentences]
+    flags = credit_sentences(doc_text, spans)
+    blocks = credit_spans(doc_text)
+    asked = set(tokenize(question))
+    about = [(a, b) for a, b in blocks  # credit blocks naming someone the question names
+             if any(set(tokenize(c.name)) <= asked for c in credits_in(doc_text[a:b]))]
+    if about or (asks_for_credits(question) and story_match(question, article) >= STORY_MATCH):
+        named = [(score, s, e) for (s, e, score), flag in zip(sentences, flags)
+                 if flag and any(a <= s and e <= b and names_person(doc_text[a:b]) for a, b in (about or blocks))]
+        if named:
+            _, s, e = max(named, key=lambda x: x[0])
+            return Highlight(s, e, True)
+    if any(f and (s, e) == tuple(best) for (s, e), f in zip(spans, flags)):
+        others = [(score, s, e) for (s, e, score), flag in zip(sentences, flags) if not flag]
+        if others:
+            _, s, e = max(others, key=lambda x: x[0])
+            return Highlight(s, e, False)
+    return Highlight(best[0], best[1], False)
+
+
+def annotate(doc):
+    """``doc`` (a ``Document`` read back from an index) with its credit spans, and its translator
+    when it has none: both are read from its text, as ingestion read them."""
+    doc.credits = credit_spans(doc.text)
+    if not doc.translator:
+        doc.translator = ", ".join(people(doc.text).get("translator", [])[:4]) or None
+    return doc

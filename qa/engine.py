@@ -6,6 +6,7 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import credits
 from .answer import overlaps
 from .embed import Encoder, get_encoder
 from .filters import doc_mask
@@ -96,7 +97,7 @@ class Engine:
         pos = self.docs.position.get(doc_id)
         if pos is None:
             raise KeyError(f"No document {doc_id!r} in the index")
-        return self.docs.document(pos)
+        return credits.annotate(self.docs.document(pos))
 
     def doc_ids(self) -> set[str]:
         return set(self.docs.position)
@@ -154,17 +155,21 @@ class Engine:
         for question, query, vec, t in zip(questions, queries, vectors, terms):
             t0 = time.perf_counter()
             cands = self.retriever.search(vec, query, mode, allowed, terms=t)
-            passages, confidence = self._passages(cands, k)
+            passages, confidence, credited = self._passages(cands, k, query)
             # Abstain when no shown passage scores high enough on the hybrid blend (in every
             # mode, so that modes differ in ranking only); the threshold is measured, see README.
-            abstained = not passages or confidence < self.settings.abstain_below
+            # A credit line naming someone in the asked-about story answers a credit question.
+            abstained = not passages or (confidence < self.settings.abstain_below and not credited)
             answers.append(Answer(question=question, passages=passages, abstained=abstained, mode=mode,
                                   query=query, seconds=shared + time.perf_counter() - t0,
                                   confidence=confidence))
         return answers
 
-    def _passages(self, cands: Candidates, k: int) -> tuple[list[Passage], float]:
-        """The top ``k`` non-overlapping passages, and the best confidence among them."""
+    def _passages(self, cands: Candidates, k: int, question: str = "") -> tuple[list[Passage], float, bool]:
+        """The top ``k`` non-overlapping passages, the best confidence among them, and whether one
+        highlights a credit for a question about credits (those passages come first: ``qa.credits``)."""
+        asks = bool(question) and credits.asks_for_credits(question)
+        depth = max(k, 50) if asks else k  # a credit line may sit in a chunk ranked lower
         chosen: list[int] = []  # positions in ``cands``
         spans: dict[int, list[tuple[int, int]]] = {}
         for i, row in enumerate(cands.rows):
@@ -174,23 +179,29 @@ class Engine:
                 continue  # an overlapping chunk of the same article is already shown
             spans.setdefault(doc, []).append(span)
             chosen.append(i)
-            if len(chosen) == k:
+            if len(chosen) == depth:
                 break
         docs = sorted({int(self.chunk_doc[cands.rows[i]]) for i in chosen})
         texts = self.docs.texts(docs) if docs else {}
-        passages = []
+        passages, credited = [], []
         for i in chosen:
             row = cands.rows[i]
             doc = int(self.chunk_doc[row])
             start, end = int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1])
             meta = self.docs.meta[doc]
             best = cands.best_sentence(i)
+            light = credits.choose_highlight(
+                question, f"{meta.title} {meta.publisher or ''} {texts[doc]}", texts[doc],
+                credits.ranked_sentences(cands.sentences, i), (best.start, best.end))
             passages.append(Passage(
                 text=texts[doc][start:end], score=round(float(cands.scores[i]), 4), doc_id=meta.doc_id,
                 title=meta.title, url=meta.url, published=meta.published, start=start, end=end,
-                highlight=(best.start - start, best.end - start),
+                highlight=(light.start - start, light.end - start),
                 publisher=meta.publisher, author=meta.author))
-        return passages, max((float(cands.confidence[i]) for i in chosen), default=0.0)
+            credited.append(light.credited)
+        order = sorted(range(len(chosen)), key=lambda j: not credited[j])[:k]  # stable: credits first
+        return ([passages[j] for j in order], max((float(cands.confidence[chosen[j]]) for j in order), default=0.0),
+                any(credited[j] for j in order))
 
 
 def clean_question(text: str, strict: bool = True) -> str:
