@@ -57,7 +57,7 @@ __all__ = ["INGEST_VERSION", "MAX_FILE_BYTES", "SIDECAR_NAME", "TolerantJSON", "
            "detect_format", "list_files", "load_json", "load_sidecar", "parse_text",
            "publisher_from_url", "read_file", "record_document", "refusal"]
 
-INGEST_VERSION = 2  # bump when cleaning output changes, so indexes get rebuilt
+INGEST_VERSION = 3  # bump when cleaning output changes, so indexes get rebuilt
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 

@@ -135,6 +135,7 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     rebuilt_reason: str | None = None
+    recleaned: list[str] = field(default_factory=list)  # unchanged files cleaned again: their share of the corpus's recurring lines changed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,6 +149,9 @@ class BuildReport:
             f"({self.embedded_chunks} embedded in {self.embed_seconds:.1f}s), "
             f"{self.seconds:.1f}s in all",
         ]
+        if self.recleaned:
+            lines.insert(1, f"{len(self.recleaned)} unchanged files cleaned again (lines recurring across "
+                            "the corpus changed)")
         if self.rebuilt_reason:
             lines.insert(0, f"full rebuild: {self.rebuilt_reason}")
         for path, reason in sorted(self.failed.items()):
