@@ -14,10 +14,10 @@ is cut into blocks (a line or a paragraph each) and each block is
   author and translator;
 - *good* (a long, sentence-like block) or *short* (anything else).
 
-The good blocks fall into clusters, split where four or more non-good blocks lie between two
-good ones (a menu, a block of headlines); the cluster with the most good words is the article,
-and blocks far from it are dropped, as is a list of links closing it (a heading without a colon
-followed only by bullet items). Within it, short blocks are kept
+The good blocks fall into clusters, split where a chrome block (five or more bad blocks) lies
+between two good ones; small clusters at either end (less than a fifth of the others' words:
+teasers, a block of headlines after the story) are far from the article and dropped, as is a
+list of links closing it (a heading without a colon followed only by bullet items). Within it, short blocks are kept
 (sub-headings); before it, a headline and dateline are taken out; the credits just before and
 after it are kept. A block repeating one of the few before it (a caption printed twice) is
 dropped.
@@ -48,6 +48,8 @@ ENDS_LIKE_SENTENCE = re.compile(r"[.!?。！？…][\"'”’»)\]]*$")
 # Link arrows and legal notices: typography and law, the same on every site.
 CHROME_ANYWHERE = re.compile(r">>|<<|»»|««|all rights reserved|^©|^\(c\) ?\d{4}|^copyright\b")
 MENU_WORDS = 4  # a link-like line: at most this many words, no sentence punctuation
+CHROME_GAP = 5  # bad blocks between two good ones: a chrome block, where the article may end
+FAR_SHARE = 0.2  # an end cluster with less than this share of the others' good words is not the article
 MENU_RUN = 3  # this many link-like lines in a row are a menu (two can be a headline and a kicker)
 # A line found in at least this many distinct files of the corpus is that site's chrome. Two
 # files can share lines honestly (two reports of one story quoting the same sentence, a story and
@@ -190,8 +192,6 @@ def clean_article(text: str, title: str | None = None) -> Document:
         keep = sorted(keep)
     else:  # no long paragraph: a brief, if it has sentences at all, and its credits
         keep = [i for i in live if ENDS_LIKE_SENTENCE.search(units[i]) or kinds[i] == CREDIT]
-        if all(kinds[i] == CREDIT for i in keep):
-            keep = []
     out.text = "\n\n".join(units[i] for i in keep)
     out.credits = credit_lines.credit_spans(out.text)
     found = credit_lines.people(out.text)
@@ -233,19 +233,28 @@ def _mark_menus(units: list[str], kinds: list[str]) -> None:
 
 
 def _main_cluster(units: list[str], kinds: list[str]) -> list[int]:
-    """The good blocks of the article: of the clusters of good blocks (split where four or more
-    non-good, non-credit blocks lie between two good ones: a menu, a block of headlines), the one
-    with the most good words."""
+    """The good blocks of the article. Good blocks are split into clusters where a chrome block
+    (at least ``CHROME_GAP`` bad blocks: a menu, share buttons) lies between two; a cluster at
+    either end holding less than ``FAR_SHARE`` of the good words of the others (teasers, a block
+    of headlines) is far from the article and dropped, until one is left or none is so small."""
     goods = [i for i, k in enumerate(kinds) if k == GOOD]
     clusters: list[list[int]] = []
     for i in goods:
-        if clusters:
-            between = [kinds[x] for x in range(clusters[-1][-1] + 1, i) if kinds[x] != CREDIT]
-            if len(between) < 4:
-                clusters[-1].append(i)
-                continue
-        clusters.append([i])
-    main = max(clusters, key=lambda c: sum(word_count(units[i]) for i in c), default=[])
+        if clusters and [kinds[x] for x in range(clusters[-1][-1] + 1, i)].count(BAD) < CHROME_GAP:
+            clusters[-1].append(i)
+        else:
+            clusters.append([i])
+    size = [sum(word_count(units[i]) for i in c) for c in clusters]
+    lo, hi = 0, len(clusters)
+    while hi - lo > 1:
+        rest = sum(size[lo:hi])
+        if size[lo] <= size[hi - 1] and size[lo] < FAR_SHARE * (rest - size[lo]):
+            lo += 1
+        elif size[hi - 1] < FAR_SHARE * (rest - size[hi - 1]):
+            hi -= 1
+        else:
+            break
+    main = [i for c in clusters[lo:hi] for i in c]
     return _without_link_list(units, kinds, main)
 
 

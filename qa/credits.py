@@ -34,15 +34,16 @@ BYLINE = re.compile(rf"^(?:by|from)[:\s]\s*(?P<name>{NAME})", re.I)
 # "Photo: Name", "Image: Agency", "Credit: Name", and a caption's trailing "/ Agency".
 PHOTO_LABEL = re.compile(rf"\b(?:photo(?:graph)?s?|image|picture|credit|source)(?:\s+credit)?\s*:\s*"
                          rf"(?P<name>{NAME})", re.I)
+# "-- Name" signing a section; "Contributing: Name" (who else reported).
+SIGNED = re.compile(rf"^(?:[-–—]{{1,2}}\s*|(?i:contribut(?:ing|ors?|ed by)|additional reporting)\s*:?\s*)(?P<name>{NAME})\s*$")
 CAPTION_SLASH = re.compile(rf"\s/\s*(?P<name>{NAME})\s*\.?$")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A note about the reporter: a name and what the reporter is or has done, with the trade's words.
 BIO = re.compile(rf"^(?P<name>{NAME})\s+(?:is|was|has been|has|holds|covers|writes|reports|joined|"
                  rf"studied|graduated)\b")
 BIO_WORDS = re.compile(r"\b(?:reporters?|correspondents?|journalists?|editors?|writers?|columnists?|"
-                       r"contributors?|photographers?|photojournalists?|freelance\w*|staff|bureau|"
-                       r"M\.\s?A\.|B\.\s?A\.|Ph\.\s?D\.?|degree|masters?|bachelor|graduate[ds]?|"
-                       r"universit(?:y|ies)|can be reached)\b", re.I)
+                       r"contributors?|photographers?|photojournalists?|freelance (?:reporter|writer|journalist)|"
+                       r"can be reached)\b", re.I)
 MAX_CREDIT_WORDS = 60  # a credit line or a reporter's note; an article paragraph is longer
 
 
@@ -108,6 +109,8 @@ def credits_in(unit: str) -> list[Credit]:
                 break
             if part.rstrip(" ").endswith("."):
                 break
+    if words <= 8 and (m := SIGNED.match(unit)):
+        found.append(Credit("author", _trim_name(m.group("name"))))
     for m in PHOTO_LABEL.finditer(unit):
         name = _trim_name(m.group("name"))
         if name:

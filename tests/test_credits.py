@@ -20,6 +20,8 @@ STORY = ("The harbour reopened on Tuesday after a week of storms, officials said
     ("By Maria Lopez and Tom Wu", [("author", "Maria Lopez"), ("author", "Tom Wu")]),
     ("Yi Whan-woo yistory@koreatimes.co.kr", [("author", "Yi Whan-woo")]),
     ("Photos by Jane Roe.", [("photographer", "Jane Roe")]),
+    ("-- Ana Ruiz", [("author", "Ana Ruiz")]),
+    ("Contributing: The Harbour Wire", [("author", "The Harbour Wire")]),
     ("Ana Ruiz is a correspondent in Lima. She has a Ph.D. in History from Lima University.",
      [("author", "Ana Ruiz")]),
 ])
