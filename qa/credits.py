@@ -242,6 +242,11 @@ def ranked_sentences(table, i: int) -> list[tuple[int, int, float]]:
     return [(int(table.rows[s][1]), int(table.rows[s][2]), float(b)) for s, b in zip(ids, blended)]
 
 
+def _personal(name: str) -> bool:
+    """A person's name, as far as text shows: two to five words, not "The ..." (an agency)."""
+    return 2 <= len(name.split()) <= 5 and name.split()[0].lower() != "the"
+
+
 def choose_highlight(question: str, article: str, doc_text: str, sentences: list[tuple[int, int, float]],
                      best: tuple[int, int]) -> Highlight:
     """The highlight of a passage (doc offsets). For a question about credits (``asks_for_credits``)
@@ -256,8 +261,9 @@ def choose_highlight(question: str, article: str, doc_text: str, sentences: list
     flags = credit_sentences(doc_text, spans)
     blocks = credit_spans(doc_text)
     asked = set(tokenize(question))
-    about = [(a, b) for a, b in blocks  # credit blocks naming someone the question names
-             if any(set(tokenize(c.name)) <= asked for c in credits_in(doc_text[a:b]))]
+    about = [(a, b) for a, b in blocks  # credit blocks naming a person (two words or more) the question names
+             if any(c.role != "photographer" and _personal(c.name) and set(tokenize(c.name)) <= asked
+                    for c in credits_in(doc_text[a:b]))]
     if about or (asks_for_credits(question) and story_match(question, article) >= STORY_MATCH):
         named = [(score, s, e) for (s, e, score), flag in zip(sentences, flags)
                  if flag and any(a <= s and e <= b and names_person(doc_text[a:b]) for a, b in (about or blocks))]
