@@ -125,3 +125,25 @@ def test_incremental_builds_clean_as_fresh_builds_when_chrome_appears_and_goes(t
     assert all(PITCH in t for t in incremental.values())
     run(corpus, tmp_path / "fresh2", encoder)
     assert texts(tmp_path / "fresh2") == incremental
+
+
+@pytest.mark.model
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+def test_a_build_on_ray_cleans_recurring_chrome_as_the_local_build(tmp_path, encoder):
+    ray = pytest.importorskip("ray")
+    from qa.distributed import RayOptions
+
+    corpus = tmp_path / "corpus"
+    write(corpus, ["a.txt", "b.txt", "c.txt"])
+    run(corpus, tmp_path / "local", encoder)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+             logging_level="ERROR", log_to_driver=False)
+    try:
+        build(Settings(corpus=str(corpus), index=str(tmp_path / "ray")), progress=False, log=lambda m: None,
+              encoder=encoder, ray=RayOptions(address=ray.get_runtime_context().gcs_address, workers=1))
+    finally:
+        ray.shutdown()
+    on_ray = texts(tmp_path / "ray")
+    assert on_ray == texts(tmp_path / "local")
+    assert all(PITCH not in t and t.endswith(CREDIT) for t in on_ray.values())
+    assert read_manifest(tmp_path / "ray")["files"] == read_manifest(tmp_path / "local")["files"]

@@ -101,3 +101,18 @@ def test_a_question_naming_the_credited_reporter_gets_the_note_about_him(sample_
     assert "Sociology" in first.text
     spans = sample_engine.document(first.doc_id).credits
     assert any(a <= first.start + first.highlight[0] < b for a, b in spans)
+
+
+def test_choose_highlight_puts_credit_lines_out_of_the_way_unless_asked():
+    text = f"{STORY}\n\n{RFA_CREDIT}"
+    body_end = text.index("\n\n", len(STORY.split("\n\n")[0]) + 1)
+    credit_start = text.index("Reported by")
+    last = text.index("Written in English")
+    sentences = [(0, body_end, 0.4), (credit_start, credit_start + 48, 0.9), (last, len(text), 0.6)]
+    best = (credit_start, credit_start + 48)  # the retriever liked the credit line best
+    plain = credits.choose_highlight("Why did the ferries stop?", text, text, sentences, best)
+    assert (plain.start, plain.end, plain.credited) == (0, body_end, False)
+    asked = credits.choose_highlight("Who translated the harbour story?", text, text, sentences, (0, body_end))
+    assert (asked.start, asked.credited) == (credit_start, True)
+    elsewhere = credits.choose_highlight("Who translated the election story?", text, text, sentences, (0, body_end))
+    assert (elsewhere.start, elsewhere.credited) == (0, False)  # not this article's story
