@@ -199,7 +199,12 @@ class Engine:
                 highlight=(light.start - start, light.end - start),
                 publisher=meta.publisher, author=meta.author))
             credited.append(light.credited)
-        order = sorted(range(len(chosen)), key=lambda j: not credited[j])[:k]  # stable: credits first
+        # Credits first, those of the article retrieval ranks highest (the story asked about) first.
+        first_rank: dict[int, int] = {}
+        for j, i in enumerate(chosen):
+            first_rank.setdefault(int(self.chunk_doc[cands.rows[i]]), j)
+        order = sorted(range(len(chosen)), key=lambda j: (not credited[j], first_rank[
+            int(self.chunk_doc[cands.rows[chosen[j]]])] if credited[j] else j))[:k]
         return ([passages[j] for j in order], max((float(cands.confidence[chosen[j]]) for j in order), default=0.0),
                 any(credited[j] for j in order))
 
