@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from . import dense_kinds, ingest, lexical, store
-from .changes import compatibility, file_states
+from .changes import (chrome_digest, compatibility, file_states, line_keys_of, read_line_keys,
+                      recurring_lines, write_line_keys)
 from .changes import up_to_date  # noqa: F401 - serve.py asks qa.build whether a build is needed
 from .chunk import Chunker
 from .embed import Encoder, get_encoder
@@ -34,6 +35,7 @@ class Previous:
     def __init__(self, index_dir: Path, manifest: dict[str, Any]) -> None:
         folder = store.generation_dir(index_dir, manifest)
         self.files: dict[str, dict] = manifest.get("files", {})
+        self.line_keys = read_line_keys(folder)
         self.docs = store.DocumentStore(folder / "docs.sqlite")
         self.chunks = np.asarray(store.read_chunks(folder))
         self._faiss = dense_kinds.read(folder, manifest["dim"], len(self.chunks),
@@ -96,7 +98,15 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
                 manifest_files[state.relpath] = {"hash": None, "error": state.error}
             else:
                 digests[state.relpath] = state.digest
+        # The site's chrome: lines recurring across files. A file whose share of it changed (a
+        # line of it began or stopped recurring) is cleaned again, so an incremental build cleans
+        # as a fresh one does.
+        line_keys = line_keys_of(root, digests, sidecar, previous.line_keys if previous else {})
+        chrome = recurring_lines(line_keys)
+        chrome_of = {p: chrome_digest(e["keys"], chrome) for p, e in line_keys.items()}
         same = {p for p, d in digests.items() if previous and old_files.get(p, {}).get("hash") == d}
+        report.recleaned = sorted(p for p in same if old_files[p].get("chrome") != chrome_of[p])
+        same -= set(report.recleaned)
         # A file held back as a duplicate is read again when the file it duplicated goes or changes.
         moved = set(report.removed) | (set(digests) - same)
         same = {p for p in same if not moved & {d.split("#", 1)[0] for d in old_files[p].get("duplicate_of", [])}}
@@ -116,12 +126,13 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
                 seen_texts.setdefault(_fingerprint(kept_docs[-1].text), doc_id)
         todo = [p for p in files if p in digests and p not in same]
         for relpath in todo:
-            (report.changed if relpath in old_files else report.added).append(relpath)
+            if relpath not in report.recleaned:
+                (report.changed if relpath in old_files else report.added).append(relpath)
 
         def accept(relpath: str, result: FileResult) -> list[Document]:
             """Record what ingestion made of one file and keep its first-seen articles. Called in
             file order whoever read the file: duplicates are decided by order (first file wins)."""
-            entry: dict[str, Any] = {"hash": digests[relpath]}
+            entry: dict[str, Any] = {"hash": digests[relpath], "chrome": chrome_of[relpath]}
             warnings = list(result.warnings) + [w for d in result.documents for w in d.warnings]
             unique = []
             for doc in result.documents:
@@ -142,11 +153,13 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         t0 = time.perf_counter()
         produced: Produced
         if ray is None:
-            produced = produce_locally(root, todo, sidecar, accept, encoder, chunker, settings.batch_size, progress)
+            produced = produce_locally(root, todo, sidecar, accept, encoder, chunker, settings.batch_size, progress,
+                                       chrome=chrome)
         else:
             from .distributed import produce_on_ray  # the only way into Ray: nothing of it is imported otherwise
 
-            produced = produce_on_ray(ray, root, todo, digests, sidecar, accept, settings, encoder.dim, progress, log)
+            produced = produce_on_ray(ray, root, todo, digests, sidecar, accept, settings, encoder.dim, progress, log,
+                                      chrome=chrome)
         new_docs, new_chunks, new_sentences = produced.docs, produced.chunks, produced.sentences
         report.embed_seconds = time.perf_counter() - t0
         report.embedded_chunks = len(new_chunks)
@@ -189,6 +202,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
 
         folder = store.new_generation(index_dir)
         store.write_documents(folder, docs)
+        write_line_keys(folder, line_keys)
         store.write_chunks(folder, chunk_rows)
         all_vectors = np.concatenate(vector_parts)
         # Only appended (nothing removed, kept rows in their old order): the previous FAISS

@@ -84,3 +84,68 @@ def up_to_date(settings: Settings) -> bool:
         if state.digest != old.get("hash") or (state.digest is None and state.error != old.get("error")):
             return False
     return True
+
+
+# --- a site's chrome: lines that recur across files ----------------------------------------------
+
+LINE_KEYS = "line_keys.json"  # per file of a generation: its hash and the line keys of its blocks
+
+
+def scan_line_keys(root: Path, relpath: str, sidecar: dict[str, dict]) -> list[str]:
+    """The ``clean.line_key`` of every countable block the cleaning of one file sees (sorted)."""
+    from . import clean
+
+    with clean.recording() as seen:
+        ingest.read_file(root, relpath, sidecar)
+    return sorted(seen)
+
+
+def read_line_keys(folder: Path) -> dict[str, dict]:
+    """A generation's line keys per file (``{"hash": ..., "keys": [...]}``); empty when missing."""
+    try:
+        data = json.loads((Path(folder) / LINE_KEYS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_line_keys(folder: Path, line_keys: dict[str, dict]) -> None:
+    (Path(folder) / LINE_KEYS).write_text(json.dumps(line_keys, separators=(",", ":")), encoding="utf-8")
+
+
+def line_keys_of(root: Path, digests: dict[str, str], sidecar: dict[str, dict],
+                 previous: dict[str, dict]) -> dict[str, dict]:
+    """Each hashed file's line keys: the previous generation's when the file's hash is the same,
+    else scanned now (the file is read, not embedded)."""
+    out = {}
+    for relpath, digest in digests.items():
+        old = previous.get(relpath)
+        if isinstance(old, dict) and old.get("hash") == digest and isinstance(old.get("keys"), list):
+            out[relpath] = old
+        else:
+            out[relpath] = {"hash": digest, "keys": scan_line_keys(root, relpath, sidecar)}
+    return out
+
+
+def recurring_lines(line_keys: dict[str, dict], min_files: int | None = None) -> frozenset[str]:
+    """The line keys found in at least ``min_files`` (``clean.RECURRING_MIN_FILES``) distinct files
+    of the corpus: files with the same hash (a copy under two names) count once."""
+    from collections import Counter
+
+    from .clean import RECURRING_MIN_FILES
+
+    threshold = min_files or RECURRING_MIN_FILES
+    counts: Counter = Counter()
+    seen: set[str] = set()
+    for entry in line_keys.values():
+        if entry["hash"] in seen:
+            continue
+        seen.add(entry["hash"])
+        counts.update(set(entry["keys"]))
+    return frozenset(k for k, n in counts.items() if n >= threshold)
+
+
+def chrome_digest(keys: list[str], chrome: frozenset[str]) -> str:
+    """What of the corpus's chrome one file holds, as a digest: when it changes (another file
+    added, changed or removed made a line of it recur, or stop recurring), the file is cleaned again."""
+    return hashlib.sha1("\n".join(sorted(set(keys) & chrome)).encode()).hexdigest()[:16]

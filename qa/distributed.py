@@ -99,11 +99,11 @@ def _model_path(model: str) -> str:
 
 
 def read_files(batch: dict[str, np.ndarray], root: str, sidecar: dict[str, dict], model: str,
-               chunk_tokens: int, overlap_tokens: int) -> dict[str, np.ndarray]:
+               chunk_tokens: int, overlap_tokens: int, chrome: list[str] = ()) -> dict[str, np.ndarray]:
     """Ray task: ingest and chunk a few files. Returns one row per chunk (``seq`` ≥ 0: the text
     to embed, with its headline in front, and its sentence spans) and one row per file
     (``seq`` = -1: the pickled ``FileResult`` and how many chunk rows the file has)."""
-    from . import ingest
+    from . import clean, ingest
     from .changes import file_hash
     from .chunk import Chunker, model_text, title_prefix
 
@@ -131,7 +131,8 @@ def read_files(batch: dict[str, np.ndarray], root: str, sidecar: dict[str, dict]
         if here != digest:
             raise RuntimeError(f"{relpath} differs on node {os.uname().nodename} from the driver's copy "
                                "(changed during the build, or not the same corpus): run the build again")
-        result = ingest.read_file(base, relpath, sidecar)
+        with clean.recurring(chrome):  # the corpus's recurring lines, found by the driver
+            result = ingest.read_file(base, relpath, sidecar)
         count = 0
         for d, doc in enumerate(result.documents):
             head = title_prefix(tokens.truncate, doc.title)
@@ -255,8 +256,10 @@ def plan(ray, options: RayOptions) -> tuple[int, int]:
 
 def produce_on_ray(options: RayOptions, root: Path, todo: list[str], digests: dict[str, str],
                    sidecar: dict[str, dict], accept: Accept, settings, dim: int, progress: bool,
-                   log: Callable[[str], None]) -> Produced:
-    """Read, chunk and embed ``todo`` on Ray; what ``qa.produce.produce_locally`` makes of them."""
+                   log: Callable[[str], None], chrome: frozenset[str] = frozenset()) -> Produced:
+    """Read, chunk and embed ``todo`` on Ray; what ``qa.produce.produce_locally`` makes of them.
+    ``chrome``: the corpus's recurring line keys; the driver finds them (``qa.build`` scans the
+    new files' lines in its own process, before), the tasks clean them away as the local build does."""
     collected = _Collector(todo, accept, dim)
     if not todo:  # nothing changed: nothing is sent to the cluster
         return collected.finish()
@@ -274,7 +277,7 @@ def produce_on_ray(options: RayOptions, root: Path, todo: list[str], digests: di
         first = last = None
         try:
             for batch in _pipeline(ray, options, root, todo, digests, sidecar, settings, dim, workers,
-                                   threads).iter_batches(batch_size=None, batch_format="numpy"):
+                                   threads, chrome).iter_batches(batch_size=None, batch_format="numpy"):
                 chunks = collected.add(batch)
                 if chunks:
                     last = time.perf_counter()
@@ -304,7 +307,8 @@ def produce_on_ray(options: RayOptions, root: Path, todo: list[str], digests: di
 
 
 def _pipeline(ray, options: RayOptions, root: Path, todo: list[str], digests: dict[str, str],
-              sidecar: dict[str, dict], settings, dim: int, workers: int, threads: int):
+              sidecar: dict[str, dict], settings, dim: int, workers: int, threads: int,
+              chrome: frozenset[str] = frozenset()):
     import logging
 
     import ray.data
@@ -325,7 +329,7 @@ def _pipeline(ray, options: RayOptions, root: Path, todo: list[str], digests: di
     ds = ds.map_batches(read_files, batch_size=options.files_per_task, batch_format="numpy",
                         fn_kwargs={"root": str(root), "sidecar": sidecar, "model": settings.model,
                                    "chunk_tokens": settings.chunk_tokens,
-                                   "overlap_tokens": settings.chunk_overlap_tokens},
+                                   "overlap_tokens": settings.chunk_overlap_tokens, "chrome": sorted(chrome)},
                         # Reading is light next to the model: it takes no CPU from the actors,
                         # and a few tasks at a time keep them fed. A task whose worker dies is
                         # retried by Ray (3 times, its default for tasks).

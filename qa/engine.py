@@ -6,7 +6,7 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import history
+from . import credits, history
 from .answer import overlaps
 from .embed import Encoder, get_encoder
 from . import timeline as timelines
@@ -115,7 +115,7 @@ class Engine:
         pos = self.docs.position.get(doc_id)
         if pos is None:
             raise KeyError(f"No document {doc_id!r} in the index")
-        return self.docs.document(pos)
+        return credits.annotate(self.docs.document(pos))
 
     def doc_ids(self) -> set[str]:
         return set(self.docs.position)
@@ -194,31 +194,36 @@ class Engine:
         for i, (question, query, vec, t, prior) in enumerate(zip(questions, cleaned, vectors, terms, priors)):
             t0 = time.perf_counter()
             cands = self.retriever.search(vec, query, mode, allowed, terms=t, prior=prior)
-            passages, confidence = self._passages(cands, depth)
+            passages, confidence, credited = self._passages(cands, depth, query)
             used: list[str] = []
             if i in extra_vectors:
                 h_cands = self.retriever.search(extra_vectors[i], expanded[i], mode, allowed, terms=extra_terms[i],
                                                 prior=prior)
-                h_passages, h_confidence = self._passages(h_cands, depth)
+                h_passages, h_confidence, h_credited = self._passages(h_cands, depth, expanded[i])
                 # How the question's own search scores the history reading's best chunk.
                 support = history.own_support(cands.rows, cands.confidence, int(h_cands.rows[0])) \
                     if len(h_cands.rows) else 0.0
                 if history.prefer_history(confidence, h_confidence, support, self.settings.abstain_below,
                                           vague=question_cues[i].vague):
-                    passages, confidence, query, used = h_passages, h_confidence, expanded[i], threads[i]
+                    passages, confidence, credited = h_passages, h_confidence, h_credited
+                    query, used = expanded[i], threads[i]
             if timeline:
                 passages = timelines.timeline(passages, k)
             # Abstain when no shown passage scores high enough on the hybrid blend (in every
             # mode, so that modes differ in ranking only); the threshold is measured, see README.
-            abstained = not passages or confidence < self.settings.abstain_below
+            # A credit line naming someone in the asked-about story answers a credit question.
+            abstained = not passages or (confidence < self.settings.abstain_below and not credited)
             answers.append(Answer(question=question, passages=passages, abstained=abstained, mode=mode,
                                   query=query, seconds=shared + time.perf_counter() - t0,
                                   confidence=confidence, history_used=list(used), timeline=timeline,
                                   undated_searched=undated))
         return answers
 
-    def _passages(self, cands: Candidates, k: int) -> tuple[list[Passage], float]:
-        """The top ``k`` non-overlapping passages, and the best confidence among them."""
+    def _passages(self, cands: Candidates, k: int, question: str = "") -> tuple[list[Passage], float, bool]:
+        """The top ``k`` non-overlapping passages, the best confidence among them, and whether one
+        highlights a credit for a question about credits (those passages come first: ``qa.credits``)."""
+        asks = bool(question) and credits.asks_for_credits(question)
+        depth = max(k, 50) if asks else k  # a credit line may sit in a chunk ranked lower
         chosen: list[int] = []  # positions in ``cands``
         spans: dict[int, list[tuple[int, int]]] = {}
         for i, row in enumerate(cands.rows):
@@ -228,23 +233,34 @@ class Engine:
                 continue  # an overlapping chunk of the same article is already shown
             spans.setdefault(doc, []).append(span)
             chosen.append(i)
-            if len(chosen) == k:
+            if len(chosen) == depth:
                 break
         docs = sorted({int(self.chunk_doc[cands.rows[i]]) for i in chosen})
         texts = self.docs.texts(docs) if docs else {}
-        passages = []
+        passages, credited = [], []
         for i in chosen:
             row = cands.rows[i]
             doc = int(self.chunk_doc[row])
             start, end = int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1])
             meta = self.docs.meta[doc]
             best = cands.best_sentence(i)
+            light = credits.choose_highlight(
+                question, f"{meta.title} {meta.publisher or ''} {texts[doc]}", texts[doc],
+                credits.ranked_sentences(cands.sentences, i), (best.start, best.end))
             passages.append(Passage(
                 text=texts[doc][start:end], score=round(float(cands.scores[i]), 4), doc_id=meta.doc_id,
                 title=meta.title, url=meta.url, published=meta.published, start=start, end=end,
-                highlight=(best.start - start, best.end - start),
+                highlight=(light.start - start, light.end - start),
                 publisher=meta.publisher, author=meta.author))
-        return passages, max((float(cands.confidence[i]) for i in chosen), default=0.0)
+            credited.append(light.credited)
+        # Credits first, those of the article retrieval ranks highest (the story asked about) first.
+        first_rank: dict[int, int] = {}
+        for j, i in enumerate(chosen):
+            first_rank.setdefault(int(self.chunk_doc[cands.rows[i]]), j)
+        order = sorted(range(len(chosen)), key=lambda j: (not credited[j], first_rank[
+            int(self.chunk_doc[cands.rows[chosen[j]]])] if credited[j] else j))[:k]
+        return ([passages[j] for j in order], max((float(cands.confidence[chosen[j]]) for j in order), default=0.0),
+                any(credited[j] for j in order))
 
 
 def clean_question(text: str, strict: bool = True) -> str:

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import ingest
+from . import clean, ingest
 from .chunk import Chunker, model_text, title_prefix
 from .embed import Encoder
 from .types import Chunk, Document, FileResult
@@ -53,11 +53,15 @@ class Produced:
 
 
 def produce_locally(root: Path, todo: list[str], sidecar: dict[str, dict], accept: Accept, encoder: Encoder,
-                    chunker: Chunker, batch_size: int, progress: bool) -> Produced:
-    """Read and chunk in a thread ahead of the encoder, in this process."""
+                    chunker: Chunker, batch_size: int, progress: bool,
+                    chrome: frozenset[str] = frozenset()) -> Produced:
+    """Read and chunk in a thread ahead of the encoder, in this process. ``chrome``: the line
+    keys that recur across the corpus (``qa.changes.recurring_lines``), cleaned away."""
 
     def read(relpath: str) -> tuple[list[Document], list[Chunk], dict[str, str]]:
-        unique = accept(relpath, ingest.read_file(root, relpath, sidecar))
+        with clean.recurring(chrome):
+            result = ingest.read_file(root, relpath, sidecar)
+        unique = accept(relpath, result)
         return unique, chunker.split_many(unique), {d.doc_id: title_prefix(encoder.truncate, d.title) for d in unique}
 
     new_docs: list[Document] = []

@@ -16,7 +16,9 @@ class Document:
 
     ``doc_id`` is the file's path relative to the corpus root, with ``#key`` appended for
     one record of a multi-record file. ``published`` is an ISO date (``YYYY-MM-DD``).
-    ``warnings`` says what ingestion had to salvage or guess.
+    ``warnings`` says what ingestion had to salvage or guess. ``credits`` holds the (start, end)
+    offsets in ``text`` of its credit lines (bylines, "Reported by / Translated by" lines, photo
+    credits, notes about the reporter: ``qa.credits``); ``translator`` is read from them.
     """
 
     doc_id: str
@@ -27,6 +29,8 @@ class Document:
     author: str | None = None
     publisher: str | None = None
     warnings: list[str] = field(default_factory=list)
+    credits: list[tuple[int, int]] = field(default_factory=list)
+    translator: str | None = None
 
     @property
     def source(self) -> str:
@@ -137,6 +141,7 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     rebuilt_reason: str | None = None
+    recleaned: list[str] = field(default_factory=list)  # unchanged files cleaned again: their share of the corpus's recurring lines changed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,6 +155,9 @@ class BuildReport:
             f"({self.embedded_chunks} embedded in {self.embed_seconds:.1f}s), "
             f"{self.seconds:.1f}s in all",
         ]
+        if self.recleaned:
+            lines.insert(1, f"{len(self.recleaned)} unchanged files cleaned again (lines recurring across "
+                            "the corpus changed)")
         if self.rebuilt_reason:
             lines.insert(0, f"full rebuild: {self.rebuilt_reason}")
         for path, reason in sorted(self.failed.items()):

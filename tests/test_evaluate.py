@@ -30,19 +30,25 @@ CORPUS = ROOT / "corpus"
 # a deliberate trade (c03b93f lowered it from 0.77 to 0.65 so that squad-dev's answerable
 # questions are refused less, 17% -> 4%): a change that moves it moves these floors in the same
 # commit, with the figures of the new engine. Raise the floors when the engine gets better.
+# Issue 16 (credits kept as article text, chrome by general signals) moved three figures by one
+# question each, measured on wt-K (qa eval ... --mode all): hybrid Hit@1 0.983 -> 0.966 and
+# MRR@10 0.989 -> 0.980 (f08, a follow-up whose gold chunk led by 0.002 and now trails by 0.001:
+# the corpus's sentence statistics changed with the credit lines), hybrid AR@1 0.877 -> 0.860,
+# follow-ups Hit@1 1.000 -> 0.875 and AR@1 0.857 -> 0.714 (f08 again); bm25 Hit@1 0.948 -> 0.931,
+# AR@1 0.877 -> 0.860. The floors below sit just under the new figures.
 FLOORS: dict[tuple[str, str], dict[str, float]] = {
-    ("hybrid", "all"): {"Hit@1": 0.98, "Hit@5": 0.99, "MRR@10": 0.985, "nDCG@10": 0.985,
-                        "AnswerRecall@1": 0.87, "AnswerRecall@5": 0.98,
+    ("hybrid", "all"): {"Hit@1": 0.96, "Hit@5": 0.99, "MRR@10": 0.975, "nDCG@10": 0.98,
+                        "AnswerRecall@1": 0.85, "AnswerRecall@5": 0.98,
                         "abstention_accuracy": 0.27},
-    ("hybrid", "follow_ups"): {"Hit@1": 0.99, "Hit@5": 0.99, "AnswerRecall@1": 0.85,
+    ("hybrid", "follow_ups"): {"Hit@1": 0.87, "Hit@5": 0.99, "AnswerRecall@1": 0.71,
                                "AnswerRecall@5": 0.99},
     # issue 17: follow-ups are searched with their history only when they need it; in dense
     # mode f03, f06 (no reference word) and f07 (confident alone) now rank their article 2nd-4th
     # (dense Hit@1 0.862 -> 0.810, MRR@10 0.888, nDCG@10 0.914, AR@1 0.579; hybrid unchanged).
     ("dense", "all"): {"Hit@1": 0.80, "Hit@5": 0.99, "MRR@10": 0.88, "nDCG@10": 0.91,
                        "AnswerRecall@1": 0.57, "AnswerRecall@5": 0.87, "abstention_accuracy": 0.36},
-    ("bm25", "all"): {"Hit@1": 0.94, "Hit@5": 0.99, "MRR@10": 0.96, "nDCG@10": 0.97,
-                      "AnswerRecall@1": 0.87, "AnswerRecall@5": 0.94, "abstention_accuracy": 0.27},
+    ("bm25", "all"): {"Hit@1": 0.93, "Hit@5": 0.99, "MRR@10": 0.955, "nDCG@10": 0.97,
+                      "AnswerRecall@1": 0.85, "AnswerRecall@5": 0.94, "abstention_accuracy": 0.27},
 }
 # Lower is better for these: abstaining more must not come from refusing answerable questions
 # (one refused answerable question is 0.017).
