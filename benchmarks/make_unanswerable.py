@@ -1,5 +1,6 @@
 """Make the hard kind of unanswerable question set: take a share of the gold articles out of a
-copy of the corpus, so that their questions keep their near neighbours (the same topic, the same site, often the same Wikipedia article) but lose the one article that answers.
+copy of the corpus, so that their questions keep their near neighbours (the same topic, the same
+site, often the same Wikipedia article) but lose the one article that answers.
 
     .venv/bin/python benchmarks/make_unanswerable.py CORPUS_DIR QUESTIONS.jsonl OUT_DIR [--share 0.25]
 
@@ -7,8 +8,8 @@ Writes ``OUT_DIR/corpus/`` (symbolic links to the files that stay, so nothing is
 ``OUT_DIR/questions.jsonl``: every question of the set, those whose gold documents are all gone
 rewritten as ``"type": "unanswerable"`` with no gold documents and no answers (the original
 gold ids kept under ``removed_gold``), the rest unchanged. Which questions lose their article is
-chosen by a hash of the gold article's doc id, so the same inputs always give the same set. Prints a table
-of what was made. Works on any corpus in the project's formats whose doc ids are file names
+chosen by a hash of the gold article's doc id, so the same inputs always give the same set.
+Prints a table of what was made. Works on any corpus in the project's formats whose doc ids are file names
 (squad-dev, news-dev); multi-record files (``archive.jsonl#12``) are removed whole.
 
 Then: ``qa build --corpus OUT_DIR/corpus --index I`` and ``qa eval OUT_DIR/questions.jsonl --index I``.
