@@ -4,7 +4,8 @@ site, often the same Wikipedia article) but lose the one article that answers.
 
     .venv/bin/python benchmarks/make_unanswerable.py CORPUS_DIR QUESTIONS.jsonl OUT_DIR [--share 0.25]
 
-Writes ``OUT_DIR/corpus/`` (symbolic links to the files that stay, so nothing is copied) and
+Writes ``OUT_DIR/corpus/`` (a copy of the files that stay: the build refuses symbolic links that
+point outside the corpus) and
 ``OUT_DIR/questions.jsonl``: every question of the set, those whose gold documents are all gone
 rewritten as ``"type": "unanswerable"`` with no gold documents and no answers (the original
 gold ids kept under ``removed_gold``), the rest unchanged. Which questions lose their article is
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -50,7 +52,7 @@ def make(corpus: Path, questions: Path, out: Path, share: float) -> dict:
             continue
         target = out / "corpus" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(path.resolve())
+        shutil.copy2(path, target)
         kept += 1
     made = 0
     with (out / "questions.jsonl").open("w", encoding="utf-8") as f:
