@@ -196,17 +196,30 @@ class Engine:
             cands = self.retriever.search(vec, query, mode, allowed, terms=t, prior=prior)
             passages, confidence, credited = self._passages(cands, depth, query)
             used: list[str] = []
+            reading = None  # the history reading to weigh against the question's own: (text, thread, vector, terms)
             if i in extra_vectors:
-                h_cands = self.retriever.search(extra_vectors[i], expanded[i], mode, allowed, terms=extra_terms[i],
-                                                prior=prior)
-                h_passages, h_confidence, h_credited = self._passages(h_cands, depth, expanded[i])
+                reading = (expanded[i], threads[i], extra_vectors[i], extra_terms[i])
+            elif hist[i] and confidence < self.settings.abstain_below:
+                # No cue in its words, but not confident alone ("Had anything arrived by
+                # mid-April?"): its history reading is searched too (one more encode, only for
+                # such questions) and kept on the same evidence as a cued question's.
+                fallback = history.thread(cleaned[i], hist[i])
+                if fallback:
+                    text = history.expanded_query(cleaned[i], fallback)
+                    reading = (text, fallback, self.encoder.encode([text], batch_size=1)[0],
+                               self.retriever.question_terms(text, cleaned[i], fallback))
+            if reading is not None:
+                text, thread, h_vec, h_terms = reading
+                h_cands = self.retriever.search(h_vec, text, mode, allowed, terms=h_terms, prior=prior)
+                h_passages, h_confidence, h_credited = self._passages(h_cands, depth, text)
                 # How the question's own search scores the history reading's best chunk.
                 support = history.own_support(cands.rows, cands.confidence, int(h_cands.rows[0])) \
                     if len(h_cands.rows) else 0.0
+                vague = bool(question_cues[i] and question_cues[i].vague)
                 if history.prefer_history(confidence, h_confidence, support, self.settings.abstain_below,
-                                          vague=question_cues[i].vague):
+                                          vague=vague):
                     passages, confidence, credited = h_passages, h_confidence, h_credited
-                    query, used = expanded[i], threads[i]
+                    query, used = text, thread
             if timeline:
                 passages = timelines.timeline(passages, k)
             # Abstain when no shown passage scores high enough on the hybrid blend (in every
