@@ -165,7 +165,8 @@ def format_answer(answer) -> str:
     if answer.undated_searched is not None:
         lines.append(f"({answer.undated_searched} articles without a date searched too)")
     if answer.abstained:
-        lines.append("No confident answer in the corpus. The closest passages:")
+        lines.append("No confident answer in the corpus." + (f" {answer.abstain_reason}" if answer.abstain_reason else "")
+                     + " The closest passages:")
     elif answer.timeline:
         lines.append(f"Over time: {len(answer.passages)} articles, oldest first, undated last.")
     elif answer.passages:

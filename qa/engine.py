@@ -6,7 +6,7 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import credits, history
+from . import abstain, credits, history
 from .answer import overlaps
 from .embed import Encoder, get_encoder
 from . import timeline as timelines
@@ -195,6 +195,7 @@ class Engine:
             t0 = time.perf_counter()
             cands = self.retriever.search(vec, query, mode, allowed, terms=t, prior=prior)
             passages, confidence, credited = self._passages(cands, depth, query)
+            shown = cands  # the candidates the shown passages come from
             used: list[str] = []
             reading = None  # the history reading to weigh against the question's own: (text, thread, vector, terms)
             if i in extra_vectors:
@@ -219,18 +220,38 @@ class Engine:
                 if history.prefer_history(confidence, h_confidence, support, self.settings.abstain_below,
                                           vague=vague):
                     passages, confidence, credited = h_passages, h_confidence, h_credited
-                    query, used = text, thread
+                    query, used, shown = text, thread, h_cands
             if timeline:
                 passages = timelines.timeline(passages, k)
-            # Abstain when no shown passage scores high enough on the hybrid blend (in every
-            # mode, so that modes differ in ranking only); the threshold is measured, see README.
+            # Abstain when the evidence says the shown passages are unlikely to hold the answer
+            # (qa/abstain.py), or, without a model, when none scores high enough on the hybrid
+            # blend; in every mode, so that modes differ in ranking only (README, "Abstention").
             # A credit line naming someone in the asked-about story answers a credit question.
-            abstained = not passages or (confidence < self.settings.abstain_below and not credited)
+            ev = self._evidence(query, passages, confidence, shown)
+            model = abstain.load() if self.settings.abstain_by == "evidence" else None
+            chance = model.probability(ev) if model is not None and passages else None
+            low = chance < model.threshold if chance is not None else confidence < self.settings.abstain_below
+            abstained = not passages or (low and not credited)
             answers.append(Answer(question=question, passages=passages, abstained=abstained, mode=mode,
                                   query=query, seconds=shared + time.perf_counter() - t0,
                                   confidence=confidence, history_used=list(used), timeline=timeline,
-                                  undated_searched=undated))
+                                  undated_searched=undated, answer_probability=chance,
+                                  abstain_reason=abstain.reason(ev, chance) if abstained and passages else "",
+                                  evidence=ev))
         return answers
+
+    def _evidence(self, query: str, passages: list[Passage], best: float, cands: Candidates) -> abstain.Evidence:
+        """What the shown ``passages`` (from ``cands``) show of ``query`` (``qa.abstain.evidence``)."""
+        if not passages:
+            return abstain.Evidence()
+        first, sentence = passages[0], 0.0
+        for i, row in enumerate(cands.rows):  # passage 1's candidate: its best sentence's cosine
+            if int(self.chunk_span[row, 0]) == first.start and \
+                    self.docs.meta[int(self.chunk_doc[row])].doc_id == first.doc_id:
+                sentence = float(cands.signals[i, 1]) if cands.signals is not None else 0.0
+                break
+        return abstain.evidence(query, passages[:abstain.DEPTH], best, cands.confidence, sentence,
+                                self.retriever.bm25.vocab, self.retriever.bm25.idf)
 
     def _passages(self, cands: Candidates, k: int, question: str = "") -> tuple[list[Passage], float, bool]:
         """The top ``k`` non-overlapping passages, the best confidence among them, and whether one

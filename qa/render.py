@@ -178,7 +178,8 @@ def answer_html(answer: Answer, turn: int, confident: float) -> str:
         return (
             '<div class="qa-answer qa-abstained">'
             '<p class="qa-abstain-note">The archive has no confident answer to this question.</p>'
-            f"{searched}"
+            + (f'<p class="qa-abstain-reason">{escape(answer.abstain_reason)}</p>' if answer.abstain_reason else "")
+            + f"{searched}"
             f'<details class="qa-closest"><summary>Closest passages ({len(answer.passages)})</summary>'
             f'<div class="qa-cards">{cards}</div></details>'
             "</div>"
@@ -300,6 +301,7 @@ CSS = """
 mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px; }
 .dark mark { background: #854d0e; }
 .qa-abstain-note { margin: 0; font-weight: 600; }
+.qa-abstain-reason { margin: .25em 0 0; }
 .qa-closest summary { cursor: pointer; color: var(--body-text-color-subdued); }
 .qa-status { font-size: .85rem; padding: .1rem .2rem; }
 .qa-error { color: #b91c1c; font-weight: 600; }

@@ -79,8 +79,11 @@ class Settings:
     named_time_weight: float = 0.05
     recent_days: float = 7.0
     time_decay_days: float = 3.0
-    # Abstain below this hybrid blend: the highest threshold that keeps false abstention under
-    # 5% on squad-dev and at 0 on the shipped news questions (README, "Abstention").
+    # Abstention (README, "Abstention"): "evidence" abstains when the packaged model's chance
+    # that the shown passages hold the answer (qa/abstain.py) is below its threshold; "blend"
+    # (and "evidence" without a model file) when the best shown passage's hybrid blend is below
+    # abstain_below. abstain_below also decides when a follow-up's history reading is searched.
+    abstain_by: str = "evidence"
     abstain_below: float = 0.65
     batch_size: int = 32
     # Vector search: exact below this many chunks, IVF-Flat from there on, searching

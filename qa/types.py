@@ -109,6 +109,11 @@ class Answer:
     history_used: list[str] = field(default_factory=list)  # the earlier questions searched with it
     timeline: bool = False  # passages are one per article, ordered by the article's date
     undated_searched: int | None = None  # under a date filter: how many undated articles were searched
+    # The chance that the shown passages hold the answer (qa/abstain.py; None without a model),
+    # and, when the engine abstained, why, in words from the archive's side.
+    answer_probability: float | None = None
+    abstain_reason: str = ""
+    evidence: Any = field(default=None, repr=False, compare=False)  # qa.abstain.Evidence
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +127,8 @@ class Answer:
             "history_used": list(self.history_used),
             "timeline": self.timeline,
             "undated_searched": self.undated_searched,
+            "answer_probability": None if self.answer_probability is None else round(self.answer_probability, 4),
+            "abstain_reason": self.abstain_reason,
         }
 
 
