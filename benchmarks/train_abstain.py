@@ -66,6 +66,7 @@ def main() -> int:
                         help="a set only to check on, all of it")
     parser.add_argument("--max-refused", type=float, default=0.03,
                         help="at most this share of answerable tune questions refused (default 0.03)")
+    parser.add_argument("--compare", action="store_true", help="also score gradient-boosted trees")
     parser.add_argument("--write", action="store_true", help=f"write {abstain.MODEL_FILE.relative_to(ROOT)}")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -107,6 +108,20 @@ def main() -> int:
                 [[f, float(c), float(m), float(s)] for f, c, m, s in
                  zip(abstain.FEATURES, model.coef, model.mean, model.scale)]))
     print(f"\nthreshold {threshold:.4f} (max refused {args.max_refused}), intercept {model.intercept:.4f}")
+    if args.compare:  # is a non-linear model worth its run-time dependency? (trees: scikit-learn)
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        trees = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05).fit(x, y, sample_weight=w * len(y))
+        cut = min(float(np.quantile(trees.predict_proba(d["x"][tune[n] & d["answerable"]])[:, 1], args.max_refused))
+                  for n, d in sets.items())
+        rows = []
+        for n, d in [*sets.items(), *checks.items()]:
+            p = trees.predict_proba(d["x"])[:, 1]
+            m = d["half"] == "check" if n in sets else np.ones(len(p), dtype=bool)
+            ours, refused = rates((p < cut)[m], d["answerable"][m])
+            rows.append([n, "check" if n in sets else "all", ours, refused])
+        print("\nGradient-boosted trees, same features and rule:")
+        print(table(["set", "half", "abstained", "answerable refused"], rows))
     if args.write:
         abstain.MODEL_FILE.write_text(json.dumps({
             "features": list(abstain.FEATURES), "mean": model.mean.round(6).tolist(),

@@ -27,7 +27,8 @@ MODEL_FILE = Path(__file__).with_name("abstain_model.json")
 DEPTH = 5  # the passages weighed: those a reader sees first (the same for the chat, the API and qa eval)
 
 # The evidence the model weighs, in the order of its coefficients.
-FEATURES = ("confidence", "margin", "sentence", "coverage", "coverage_all", "missing", "unknown")
+FEATURES = ("confidence", "margin", "sentence", "dense", "lexical", "coverage", "coverage_all",
+            "coverage_best", "coverage_sentence", "missing", "unknown", "same_article")
 
 # Question words that say what kind of answer is wanted, not what it is about.
 _ASKING = frozenset("""
@@ -51,20 +52,29 @@ class Evidence:
     """What an answer's passages show of the question (each feature in ``FEATURES``).
 
     ``confidence``: the hybrid blend of the best shown passage; ``margin``: how far it stands
-    above the next candidates; ``sentence``: the best sentence's cosine in passage 1;
+    above the next candidates; ``sentence``: the best sentence's cosine in passage 1; ``dense``:
+    passage 1's own cosine; ``lexical``: its BM25 as a share of the most the question's terms
+    can score (unlike the blend's BM25, not relative to the other candidates);
     ``coverage``: the share (by IDF) of the question's words found in passage 1, ``coverage_all``
-    in any shown passage; ``missing``: the share of its key terms (names, numbers) found in no
-    shown passage; ``unknown``: the share (by IDF) of its words the archive has never seen.
+    in any shown passage, ``coverage_best`` in the shown passage that has most of them,
+    ``coverage_sentence`` in passage 1's highlighted sentence; ``missing``: the share of its key
+    terms (names, numbers) found in no shown passage; ``unknown``: the share (by IDF) of its words
+    the archive has never seen; ``same_article``: the share of shown passages from passage 1's article.
     ``absent``/``unseen``: those words, as the question typed them, grouped into phrases.
     """
 
     confidence: float = 0.0
     margin: float = 0.0
     sentence: float = 0.0
+    dense: float = 0.0
+    lexical: float = 0.0
     coverage: float = 0.0
     coverage_all: float = 0.0
+    coverage_best: float = 0.0
+    coverage_sentence: float = 0.0
     missing: float = 0.0
     unknown: float = 0.0
+    same_article: float = 0.0
     absent: list[str] = field(default_factory=list)
     unseen: list[str] = field(default_factory=list)
 
@@ -100,12 +110,14 @@ def _phrases(words: Sequence[Word]) -> list[str]:
 
 
 def evidence(question: str, passages: Sequence[Passage], best: float, candidates: np.ndarray,
-             sentence: float, vocab: dict[str, int], idf: np.ndarray) -> Evidence:
+             sentence: float, vocab: dict[str, int], idf: np.ndarray, dense: float = 0.0,
+             lexical: float = 0.0) -> Evidence:
     """The evidence of ``passages`` (best first) for ``question``.
 
     ``best``: the hybrid blend of the best shown passage; ``candidates``: the blend of every
-    candidate chunk; ``sentence``: passage 1's best sentence cosine; ``vocab``/``idf``: the
-    archive's BM25 vocabulary (stem → column) and IDF, for words the archive has never seen.
+    candidate chunk; ``sentence``, ``dense``, ``lexical``: passage 1's best sentence cosine, own
+    cosine and BM25 share (see ``Evidence``); ``vocab``/``idf``: the archive's BM25 vocabulary
+    (stem → column) and IDF, for words the archive has never seen.
     """
     if not passages:
         return Evidence()
@@ -113,10 +125,12 @@ def evidence(question: str, passages: Sequence[Passage], best: float, candidates
     rare = float(idf.max()) if len(idf) else 1.0  # a word never seen counts as the rarest
     weight = {s: (float(idf[vocab[s]]) if s in vocab else rare) for s in words}
     total = sum(weight.values()) or 1.0
-    first = _stems(f"{passages[0].title} {passages[0].text}")
-    shown = set(first)
-    for p in passages[1:]:
-        shown |= _stems(f"{p.title} {p.text}")
+    each = [_stems(f"{p.title} {p.text}") for p in passages]
+    first, shown = each[0], set().union(*each)
+    quoted = _stems(passages[0].highlighted_sentence)
+
+    def share(found: set[str]) -> float:
+        return sum(weight[s] for s in words if s in found) / total
     unseen = [w for s, w in words.items() if s not in vocab]
     absent = [w for s, w in words.items() if s in vocab and s not in shown]
     keys = [w for w in words.values() if w.key]
@@ -125,12 +139,17 @@ def evidence(question: str, passages: Sequence[Passage], best: float, candidates
         confidence=float(best),
         margin=best - float(rest.mean()) if len(rest) else 0.0,
         sentence=float(sentence),
-        coverage=sum(weight[s] for s in words if s in first) / total,
-        coverage_all=sum(weight[s] for s in words if s in shown) / total,
+        dense=float(dense),
+        lexical=float(lexical),
+        coverage=share(first),
+        coverage_all=share(shown),
+        coverage_best=max(share(found) for found in each),
+        coverage_sentence=share(quoted),
         missing=sum(1 for w in keys if w.stem not in shown) / len(keys) if keys else 0.0,
         unknown=sum(weight[w.stem] for w in unseen) / total,
         absent=_phrases([w for w in absent if w.key] or absent),
         unseen=_phrases(unseen),
+        same_article=sum(p.doc_id == passages[0].doc_id for p in passages) / len(passages),
     )
 
 

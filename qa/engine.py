@@ -244,14 +244,18 @@ class Engine:
         """What the shown ``passages`` (from ``cands``) show of ``query`` (``qa.abstain.evidence``)."""
         if not passages:
             return abstain.Evidence()
-        first, sentence = passages[0], 0.0
-        for i, row in enumerate(cands.rows):  # passage 1's candidate: its best sentence's cosine
+        first, sentence, dense, lexical = passages[0], 0.0, 0.0, 0.0
+        bm25 = self.retriever.bm25
+        for i, row in enumerate(cands.rows):  # passage 1's candidate: its own scores
             if int(self.chunk_span[row, 0]) == first.start and \
                     self.docs.meta[int(self.chunk_doc[row])].doc_id == first.doc_id:
                 sentence = float(cands.signals[i, 1]) if cands.signals is not None else 0.0
+                terms = bm25.query_terms(query)
+                most = sum(w * float(bm25.idf[c]) for c, w in terms.items()) * (bm25.k1 + 1)
+                dense, lexical = float(cands.dense[i]), float(cands.lexical[i]) / most if most else 0.0
                 break
         return abstain.evidence(query, passages[:abstain.DEPTH], best, cands.confidence, sentence,
-                                self.retriever.bm25.vocab, self.retriever.bm25.idf)
+                                bm25.vocab, bm25.idf, dense=dense, lexical=lexical)
 
     def _passages(self, cands: Candidates, k: int, question: str = "") -> tuple[list[Passage], float, bool]:
         """The top ``k`` non-overlapping passages, the best confidence among them, and whether one
