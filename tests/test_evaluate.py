@@ -133,6 +133,30 @@ def test_metrics_agree_with_the_case_worked_on_paper():
     assert follow["Hit@1"] == 1 and follow["abstention_accuracy"] == 0
 
 
+def test_quote_is_the_first_passages_highlight_holding_an_answer():
+    text = "The mine opened in 1998. It ships Copper  and\nZINC north. Nobody said more."
+
+    def shown(start: int, end: int, doc: str = "a", body: str = text) -> Answer:
+        p = Passage(text=body, score=1.0, doc_id=doc, title="T", url=None, published=None,
+                    start=0, end=len(body), highlight=(start, end))
+        return Answer(question="q", passages=[p], abstained=False, mode="hybrid")
+
+    second = text.index("It ships")
+    qs = [question(f"q{i}", ["a"], answers=["copper and zinc"]) for i in range(4)]
+    answers = [
+        shown(second, text.index(" Nobody")),  # the highlight holds it, case and spaces folded
+        shown(0, second - 1),  # the passage holds it, its highlight does not
+        shown(0, 5, body="Nothing here."),  # neither: counts in quote, not in quote|right
+        Answer(question="q", passages=[], abstained=True, mode="hybrid"),  # no passage: no quote
+    ]
+    records = ev.score_answers(qs, answers, mode="hybrid")
+    assert [r["quote"] for r in records] == [True, False, False, False]
+    s = ev.summarize(records)
+    assert s["quote"] == pytest.approx(1 / 4)
+    assert s["quote_given_right_passage"] == pytest.approx(1 / 2)
+    assert "| quote | quote|right |" in ev.table({"k": 5, "modes": {"hybrid": {"all": s}}}).replace("  ", " ")
+
+
 def test_extra_k_adds_hit_and_recall_columns():
     records = ev.score_answers(PAPER_QUESTIONS, PAPER_ANSWERS, mode="hybrid", k=3)
     s = ev.summarize(records, k=3)
