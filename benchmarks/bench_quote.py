@@ -73,7 +73,16 @@ def collect(questions_file: str, index: str, depth: int = 10) -> list[Item]:
     key = hashlib.md5(f"{Path(questions_file).resolve()}:{Path(index).resolve()}:{depth}".encode()).hexdigest()[:12]
     path = CACHE / f"{Path(questions_file).stem}-{key}.pkl"
     if path.exists():
-        return pickle.loads(path.read_bytes())
+        with path.open("rb") as f:
+            items = _Loader(f).load()
+        made: dict[str, quote.Question] = {}
+        for item in items:  # the questions read again by today's code, with the IDF they had
+            for shown in item.passages:
+                old = shown.q
+                if old.text not in made:
+                    made[old.text] = quote.Question(old.text, lambda t, w=old.weights: w.get(t, 0.0))
+                shown.q = made[old.text]
+        return items
     from qa import Engine
     from qa.evaluate import ask_batched, known_doc_ids, load_questions
 
@@ -105,6 +114,15 @@ def collect(questions_file: str, index: str, depth: int = 10) -> list[Item]:
         items.append(item)
     path.write_bytes(pickle.dumps(items))
     return items
+
+
+class _Loader(pickle.Unpickler):
+    """Reads a cache whichever script wrote it (classes of ``__main__`` are this module's)."""
+
+    def find_class(self, module: str, name: str):
+        if module in ("__main__", "bench_quote"):
+            return globals()[name]
+        return super().find_class(module, name)
 
 
 Selector = Callable[[quote.Question, quote.Passage], tuple[int, int]]
@@ -164,7 +182,9 @@ def score(items: list[Item], select: Selector | None) -> dict[str, float]:
 
 
 def variants() -> list[tuple[str, Selector | None]]:
-    out: list[tuple[str, Selector | None]] = [("retriever blend (before)", retriever_blend)]
+    out: list[tuple[str, Selector | None]] = [
+        ("retriever blend (before)", retriever_blend),
+        ("retriever blend, made whole", lambda q, p: quote.whole(p.doc_text, *retriever_blend(q, p), p.start, p.end))]
     for name in ("cosine", "bm25", "coverage", "proximity", "answer_type", "coverage_window"):
         out.append((f"{name} alone", by_feature(name)))
     try:
@@ -216,4 +236,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_quote  # the cache's classes by their module's name, whichever script reads it
+
+    sys.exit(bench_quote.main())

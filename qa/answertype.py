@@ -2,7 +2,7 @@
 
 ``expected(question)`` reads the question's wh-words ("who", "when", "how many", "which
 country", ...) and gives ``"person"``, ``"org"``, ``"date"``, ``"number"``, ``"amount"``,
-``"place"`` or ``None``. ``score(kind, text)`` says in 0..1 how much ``text`` looks like it holds
+``"place"``, ``"name"`` (what something is called: "What was the battle called?") or ``None``. ``score(kind, text)`` says in 0..1 how much ``text`` looks like it holds
 an answer of that kind, from patterns: dates (month names, years, days), numbers (digits and
 spelled out), amounts (currency, percentages, number + million), capitalised name sequences
 that do not merely open the sentence, and places after "in", "at", "from" and the like.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-KINDS = ("person", "org", "date", "number", "amount", "place")
+KINDS = ("person", "org", "date", "number", "amount", "place", "name")
 
 _W = r"(?:\w[\w'’-]*)"  # a word
 _PERSON_NOUNS = (r"person|man|woman|men|women|people|player|players|president|leader|king|queen|"
@@ -45,6 +45,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(patter
     ("place", r"\bwhere\b|\b(?:what|which|in what|in which|from what|from which|to what|to which) "
               r"(?:\w+ )?(?:" + _PLACE_NOUNS + r")\b"),
     ("org", r"\b(?:what|which|whose) (?:\w+ )?(?:" + _ORG_NOUNS + r")\b"),
+    ("name", r"\bwhat (?:is|was|are|were) (?:the|its|his|her|their) (?:\w+ )?names?\b(?! of (?:the |a |an )?(?:"
+             + _PERSON_NOUNS + r")\b)|\bwhat (?:is|was|are|were) (?:\w+ ){1,4}(?:called|named|known as)\b"),
     ("person", r"\bwho(?:m|se)?\b|\b(?:what|which) (?:\w+ )?(?:" + _PERSON_NOUNS + r")\b|"
                r"\bwhat (?:is|was) (?:the|his|her|their) name\b|\bnamed? whom\b"),
 ))
@@ -185,6 +187,10 @@ def score(kind: str | None, text: str, exclude: frozenset[str] | set[str] = froz
             return 1.0
         return 0.5 if names(text, exclude) else 0.0
     found = names(text, exclude)
+    if kind == "name":
+        if any(len(n.split()) >= 2 for n in found) or re.search(r"[\"“][^\"”]+[\"”]", text):
+            return 1.0
+        return 0.5 if found else 0.0
     if kind == "org":
         if any(_ORG_WORDS.search(n) for n in found) or re.search(r"\b[A-Z]{2,}\b", text):
             return 1.0

@@ -37,10 +37,10 @@ from .lexical import tokenize
 MODEL_FILE = Path(__file__).with_name("quote_model.json")
 
 FEATURES = (
-    "cosine", "cosine_gap", "bm25", "bm25_gap", "coverage", "coverage_window", "proximity",
-    "answer_type", "answer_type_window", "new_words", "first_in_passage", "position_in_passage",
-    "position_in_article", "log_words", "short", "refers_back", "previous_coverage",
-    "next_coverage",
+    "cosine", "cosine_best", "bm25", "bm25_gap", "coverage", "coverage_best", "coverage_window",
+    "pairs", "proximity", "answer_type", "answer_type_window", "type_and_coverage", "new_words",
+    "first_in_passage", "position_in_passage", "position_in_article", "log_words", "short",
+    "refers_back", "previous_coverage", "next_coverage", "rarest_term", "terms_elsewhere",
 )
 
 # Words opening a sentence that refer back to something named before it.
@@ -52,12 +52,18 @@ REFERRING = re.compile(
     r"both|the two|the latter|the former)\b", re.I)
 SHORT_WORDS = 6  # a sentence of fewer words is short (a fragment, a heading, "He did.")
 
-# Abbreviations a full stop ends without ending the sentence: a highlight starting right after
-# one of them was cut by the sentence splitter, and the cut is undone (``whole``).
-ABBREVIATIONS = frozenset("""
-mr mrs ms dr prof sr jr st gen col lt sgt capt cmdr adm maj rep sen gov pres rev hon mt ft
-no vol fig inc ltd corp co bros dept univ est approx vs etc jan feb mar apr jun jul aug sep sept
-oct nov dec u.s u.k u.n e.g i.e
+# Abbreviations a full stop ends without ending the sentence: titles and the like, always
+# followed by more of the same sentence ("Mr. Kim"), and others that may also end one ("U.S.",
+# "Inc."): a highlight starting right after a title or an initial was cut by the sentence
+# splitter, and the cut is undone (``whole``); after the others, only when the highlight goes
+# on in lower case.
+TITLES = frozenset("""
+mr mrs ms dr prof sr jr st gen col lt sgt capt cmdr adm maj rep sen gov pres rev hon mt ft no
+vol fig vs
+""".split())
+ABBREVIATIONS = TITLES | frozenset("""
+inc ltd corp co bros dept univ est approx etc jan feb mar apr jun jul aug sep sept oct nov dec
+u.s u.k u.n e.g i.e a.m p.m
 """.split())
 _LAST_WORD = re.compile(r"([\w.]+)\.[\"'”’)\]]*\s*$")
 
@@ -88,9 +94,12 @@ class Question:
         self.text = text
         self.kind = answertype.expected(text)
         self.exclude = answertype.question_words(text)
-        terms = list(dict.fromkeys(tokenize(text)))
+        tokens = tokenize(text)
+        terms = list(dict.fromkeys(tokens))
         self.weights = {t: (idf(t) if idf else 1.0) for t in terms}
+        self.pairs = set(zip(tokens, tokens[1:]))  # the question's adjacent terms: its phrases
         self.total = sum(self.weights.values()) or 1.0
+        self.rarest = max(self.weights, key=self.weights.get) if self.weights else None
 
 
 def _coverage(q: Question, tokens: set[str]) -> float:
@@ -130,21 +139,36 @@ def features(q: Question, p: Passage) -> np.ndarray:
     kind_scores = np.array([answertype.score(q.kind, t, q.exclude) for t in texts]) if q.kind else np.zeros(n)
     doc_len = max(len(p.doc_text), 1)
     rows = np.zeros((n, len(FEATURES)))
+    top_cos, top_cov = (float(cos.max()), float(cov.max())) if n else (0.0, 0.0)
+    elsewhere = set().union(*sets) if sets else set()  # the question's terms the passage has
     for j in range(n):
         window = sets[j] | (sets[j - 1] if j else set()) | (sets[j + 1] if j + 1 < n else set())
         words = len(texts[j].split())
         new = [t for t in tokens[j] if t not in q.weights]
+        pairs = len(q.pairs & set(zip(tokens[j], tokens[j][1:]))) / len(q.pairs) if q.pairs else 0.0
         rows[j] = (
-            cos[j], cos[j] - cos.max(),
+            cos[j], float(cos[j] >= top_cos),
             lex[j] / p.best_bm25 if p.best_bm25 > 0 else 0.0, lex[j] / top_lex if top_lex > 0 else 0.0,
-            cov[j], _coverage(q, window), _proximity(q, tokens[j]),
-            kind_scores[j], max(kind_scores[max(j - 1, 0):j + 2]) if n else 0.0,
+            cov[j], float(cov[j] >= top_cov and top_cov > 0), _coverage(q, window), pairs,
+            _proximity(q, tokens[j]),
+            kind_scores[j], max(kind_scores[max(j - 1, 0):j + 2]) if n else 0.0, kind_scores[j] * cov[j],
             len(new) / max(len(tokens[j]), 1),
             float(j == 0), j / max(n - 1, 1), p.spans[j][0] / doc_len,
             math.log1p(words), float(words < SHORT_WORDS), float(bool(REFERRING.match(texts[j]))),
             cov[j - 1] if j else 0.0, cov[j + 1] if j + 1 < n else 0.0,
+            float(q.rarest in sets[j]) if q.rarest else 0.0,
+            _coverage(q, elsewhere - sets[j]) if n > 1 else 0.0,
         )
     return rows
+
+
+def expand(rows: np.ndarray, pairwise: bool) -> np.ndarray:
+    """The model's inputs: the features, and with ``pairwise`` every product of two of them
+    (each with itself too), upper triangle row by row: the linear model's ANDs and ORs."""
+    if not pairwise:
+        return rows
+    a, b = np.triu_indices(rows.shape[1])
+    return np.hstack([rows, rows[:, a] * rows[:, b]])
 
 
 class Model:
@@ -160,9 +184,11 @@ class Model:
         self.weights = np.asarray(data["weights"], dtype="float64")
         self.bias = float(data.get("bias", 0.0))
         self.neighbour = bool(data.get("neighbour", True))
+        self.pairwise = bool(data.get("pairwise", False))
+        self.adjacent_margin = float(data.get("adjacent_margin", 0.0))
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
-        return ((rows - self.mean) / self.scale) @ self.weights + self.bias
+        return ((expand(rows, self.pairwise) - self.mean) / self.scale) @ self.weights + self.bias
 
     @classmethod
     def load(cls, path: str | Path = MODEL_FILE) -> "Model":
@@ -203,20 +229,22 @@ def span_of(p: Passage, j: int, neighbour: bool = True) -> tuple[int, int]:
 
 def whole(text: str, start: int, end: int, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
     """``(start, end)`` widened so that it cuts no sentence where the splitter was wrong: when
-    the text before ``start`` ends with an abbreviation or an initial ("Mr.", "J."), the
-    highlight starts where that sentence starts; when it ends with one itself, it goes on to the
-    next sentence's end. Never beyond ``lo``..``hi`` (the passage)."""
+    the text before ``start`` ends with a title or an initial ("Mr.", "J."), or with another
+    abbreviation ("U.S.") and the highlight opens in lower case, the highlight starts where that
+    sentence starts; when it ends with one itself and the next words are the same sentence's,
+    it goes on to the next sentence's end. Never beyond ``lo``..``hi`` (the passage)."""
     hi = len(text) if hi is None else hi
     for _ in range(3):  # "Mr. J. Kim's ..." is cut twice
         before = text[lo:start]
-        if not _ends_with_abbreviation(before):
+        if not _continues(before, text[start:start + 1]):
             break
-        cut = _previous_boundary(text, lo, start - len(before) + len(before.rstrip()))
+        cut = _previous_boundary(text, lo, lo + len(before.rstrip()))
         if cut >= start:
             break
         start = cut
     for _ in range(3):
-        if not _ends_with_abbreviation(text[start:end]):
+        after = text[end:hi].lstrip()
+        if not _continues(text[start:end], after[:1]):
             break
         nxt = _next_boundary(text, end, hi)
         if nxt <= end:
@@ -225,15 +253,29 @@ def whole(text: str, start: int, end: int, lo: int = 0, hi: int | None = None) -
     return start, end
 
 
-def _ends_with_abbreviation(text: str) -> bool:
+def _continues(before: str, first: str) -> bool:
+    """Whether a sentence ending in ``before`` goes on in text starting with ``first``: the full
+    stop is a title's or an initial's, or an abbreviation's followed by lower case or a digit."""
+    kind = _abbreviation(before)
+    if kind is None or not first:
+        return False
+    return kind == "title" or first.islower() or first.isdigit()
+
+
+def _abbreviation(text: str) -> str | None:
+    """"title" when ``text`` ends with a title or an initial and its full stop, "other" with
+    another abbreviation, else None."""
     stripped = text.rstrip()
     match = _LAST_WORD.search(stripped)
     if not match or not stripped.endswith("."):
-        return False
+        return None
     word = match.group(1)
-    last = word.rsplit(".", 1)[-1] if "." in word and word.lower() not in ABBREVIATIONS else word
-    return (len(last) == 1 and last.isalpha() and last.isupper()) or word.lower() in ABBREVIATIONS \
-        or last.lower() in ABBREVIATIONS
+    last = word.rsplit(".", 1)[-1]
+    if word.lower() in TITLES or (len(last) == 1 and last.isalpha() and last.isupper() and "." not in word):
+        return "title"
+    if word.lower() in ABBREVIATIONS or last.lower() in ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
+        return "other"
+    return None
 
 
 def _previous_boundary(text: str, lo: int, at: int) -> int:
@@ -242,7 +284,7 @@ def _previous_boundary(text: str, lo: int, at: int) -> int:
 
     start = lo
     for match in SENTENCE_END.finditer(text, lo, at):
-        if match.end() <= at and not _ends_with_abbreviation(text[lo:match.start()]):
+        if match.end() <= at and not _continues(text[lo:match.start()], text[match.end():match.end() + 1]):
             start = match.end()
     while start < at and text[start].isspace():
         start += 1
