@@ -137,10 +137,13 @@ def by_feature(name: str, neighbour: bool = False, sign: float = 1.0) -> Selecto
     return select
 
 
-def by_model(m: quote.Model, neighbour: bool | None = None) -> Selector:
+def by_model(m: quote.Model, neighbour: bool | None = None, margin: float | None = None) -> Selector:
+    """The model's choice; ``neighbour``, ``margin``: other settings than the model file's."""
+    changed = quote.Model({**m.data, "neighbour": m.neighbour if neighbour is None else neighbour,
+                           "adjacent_margin": m.adjacent_margin if margin is None else margin})
+
     def select(q: quote.Question, p: quote.Passage) -> tuple[int, int]:
-        j = int(np.argmax(m.scores(quote.features(q, p))))
-        return quote.span_of(p, j, neighbour=m.neighbour if neighbour is None else neighbour)
+        return quote.choose(q, p, changed)
     return select
 
 
@@ -189,8 +192,12 @@ def variants() -> list[tuple[str, Selector | None]]:
         out.append((f"{name} alone", by_feature(name)))
     try:
         m = quote.Model.load()
-        out.append(("learned, sentence only", by_model(m, neighbour=False)))
-        out.append(("learned + needed previous sentence (shipped)", by_model(m, neighbour=True)))
+        out.append(("learned, sentence only", by_model(m, neighbour=False, margin=0.0)))
+        out.append(("learned + needed previous sentence", by_model(m, neighbour=True, margin=0.0)))
+        for margin in (0.5, 1.0, 1.5, 2.0):
+            label = " (shipped)" if margin == m.adjacent_margin else ""
+            out.append((f"learned + previous + adjacent runner-up within {margin}{label}",
+                        by_model(m, neighbour=True, margin=margin)))
     except (OSError, ValueError) as exc:
         print(f"no model: {exc}", file=sys.stderr)
     out.append(("oracle: best single sentence", None))

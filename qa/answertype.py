@@ -19,7 +19,9 @@ from functools import lru_cache
 
 KINDS = ("person", "org", "date", "number", "amount", "place", "name")
 
-_W = r"(?:\w[\w'’-]*)"  # a word
+# Up to three words between a wh-word and its noun ("which North Korean city"), none of them a
+# verb of the question's own ("what did the company say" does not ask for a company).
+_BETWEEN = r"(?:(?!(?:did|does|do|is|was|were|are|has|have|had|will|would|can|could|should|may|might)\b)\w[\w'’-]* ){0,3}"
 _PERSON_NOUNS = (r"person|man|woman|men|women|people|player|players|president|leader|king|queen|"
                  r"minister|author|writer|singer|actor|actress|artist|scientist|officer|official|"
                  r"officials|director|chief|head|spokesman|spokeswoman|spokesperson|founder|emperor|"
@@ -32,7 +34,8 @@ _ORG_NOUNS = (r"company|companies|firm|firms|team|teams|organi[sz]ations?|agency
               r"government|council|committee|union|army|unit|bureau|court|church|website|station")
 _PLACE_NOUNS = (r"country|countries|city|cities|state|states|town|towns|region|regions|province|"
                 r"provinces|county|village|continent|island|islands|river|nation|area|district|"
-                r"border|port|capital|place|location|venue|stadium|neighbo(?:u)?rhood|street")
+                r"borders|port|ports|capital|capitals|place|places|location|locations|venue|stadium|neighbo(?:u)?rhoods?|"
+                r"streets?|areas|districts|villages|towns|counties|spots?|sites?")
 _DATE_NOUNS = r"year|years|date|day|month|decade|century|time|era|period|season|week"
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in (
@@ -40,14 +43,14 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(patter
                r"amount|sum|fee|salary|budget|rate|value)\b|\bhow (?:expensive|costly)\b"),
     ("number", r"\bhow (?:many|old|long|far|tall|high|big|large|deep|wide|often|heavy|fast)\b|"
                r"\bwhat (?:\w+ )?(?:number|size|age|population|distance|length|height|score)\b"),
-    ("date", r"\bwhen\b|\b(?:what|which|in what|in which|on what|on which) (?:\w+ )?(?:" + _DATE_NOUNS + r")\b|"
+    ("date", r"\bwhen\b|\b(?:what|which|in what|in which|on what|on which) " + _BETWEEN + r"(?:" + _DATE_NOUNS + r")\b|"
              r"\bsince when\b|\bhow long ago\b"),
     ("place", r"\bwhere\b|\b(?:what|which|in what|in which|from what|from which|to what|to which) "
-              r"(?:\w+ )?(?:" + _PLACE_NOUNS + r")\b"),
-    ("org", r"\b(?:what|which|whose) (?:\w+ )?(?:" + _ORG_NOUNS + r")\b"),
+              r"" + _BETWEEN + r"(?:" + _PLACE_NOUNS + r")\b"),
+    ("org", r"\b(?:what|which|whose) " + _BETWEEN + r"(?:" + _ORG_NOUNS + r")\b"),
     ("name", r"\bwhat (?:is|was|are|were) (?:the|its|his|her|their) (?:\w+ )?names?\b(?! of (?:the |a |an )?(?:"
              + _PERSON_NOUNS + r")\b)|\bwhat (?:is|was|are|were) (?:\w+ ){1,4}(?:called|named|known as)\b"),
-    ("person", r"\bwho(?:m|se)?\b|\b(?:what|which) (?:\w+ )?(?:" + _PERSON_NOUNS + r")\b|"
+    ("person", r"\bwho(?:m|se)?\b|\b(?:what|which) " + _BETWEEN + r"(?:" + _PERSON_NOUNS + r")\b|"
                r"\bwhat (?:is|was) (?:the|his|her|their) name\b|\bnamed? whom\b"),
 ))
 

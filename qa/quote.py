@@ -16,7 +16,9 @@ instead from more signals of each sentence of the passage (``FEATURES``):
 A logistic model over these (weights in ``quote_model.json``, trained by
 ``benchmarks/train_quote.py`` on half of squad-dev, whose answers mark the sentence; numpy only
 here) scores each sentence; the passage's best scored is quoted, with the sentence before it
-when it opens by referring back to it (``needs_previous``). ``whole`` keeps a highlight from
+when it opens by referring back to it (``needs_previous``), and with its neighbour when that
+one is the runner-up by less than the model's ``adjacent_margin`` (the model cannot tell which
+of the two answers: quoting both costs a sentence, choosing wrong costs the answer). ``whole`` keeps a highlight from
 cutting a sentence's first words where the splitter cut after "Mr." or an initial.
 """
 from __future__ import annotations
@@ -212,8 +214,23 @@ def choose(q: Question, p: Passage, m: Model | None = None) -> tuple[int, int]:
     if not p.spans:
         return (p.start, p.start)
     m = m or model()
-    j = int(np.argmax(m.scores(features(q, p))))
-    return span_of(p, j, neighbour=m.neighbour)
+    scores = m.scores(features(q, p))
+    j = int(np.argmax(scores))
+    start, end = span_of(p, j, neighbour=m.neighbour)
+    k = adjacent_runner_up(scores, j, m.adjacent_margin)
+    if k is not None:  # two neighbours the model can hardly tell apart: both are quoted
+        s, e = span_of(p, k, neighbour=m.neighbour)
+        start, end = min(start, s), max(end, e)
+    return start, end
+
+
+def adjacent_runner_up(scores: np.ndarray, j: int, margin: float) -> int | None:
+    """The second-best sentence when it is next to the best one ``j`` and scores less than
+    ``margin`` below it (a difference of log-odds), else None."""
+    if margin <= 0 or len(scores) < 2:
+        return None
+    k = int(np.argsort(-scores, kind="stable")[1])
+    return k if abs(k - j) == 1 and scores[j] - scores[k] < margin else None
 
 
 def span_of(p: Passage, j: int, neighbour: bool = True) -> tuple[int, int]:

@@ -12,7 +12,10 @@ from qa import answertype as at
     ("Whom did the committee elect as its chair?", "person"),
     ("Whose novel won the prize last year?", "person"),
     ("Which scientist first described the comet?", "person"),
-    ("What was the name of the ship's captain?", "person"),
+    ("What was the name of the ship's captain?", "name"),
+    ("What was the new bridge called?", "name"),
+    ("To which coastal city did the ferry sail?", "place"),
+    ("Which two villages were flooded?", "place"),
     ("When did the bridge collapse?", "date"),
     ("In what year was the treaty signed?", "date"),
     ("On which day do the markets close early?", "date"),
@@ -27,6 +30,7 @@ from qa import answertype as at
     ("Which company bought the airline?", "org"),
     ("What organization runs the shelter?", "org"),
     ("Why did the talks fail?", None),
+    ("What did the company say about the strike?", None),  # a question's verb: not a company
     ("What happened to the harvest?", None),
     ("Describe the new rules.", None),
 ])
