@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import answertype
+from .bm25 import STOPWORDS, TOKEN_RE, _stemmer
 from .lexical import tokenize
 
 MODEL_FILE = Path(__file__).with_name("quote_model.json")
@@ -128,11 +129,22 @@ def _proximity(q: Question, tokens: list[str]) -> float:
     return need / best
 
 
+def _tokenize_all(texts: list[str]) -> list[list[str]]:
+    """``tokenize`` of each text, the stemmer called once for all of them."""
+    words = [[w for w in TOKEN_RE.findall(t.lower()) if w not in STOPWORDS] for t in texts]
+    stems = _stemmer().stemWords([w for ws in words for w in ws])
+    out, at = [], 0
+    for ws in words:
+        out.append(stems[at:at + len(ws)])
+        at += len(ws)
+    return out
+
+
 def features(q: Question, p: Passage) -> np.ndarray:
     """One row of ``FEATURES`` per sentence of the passage."""
     n = len(p.spans)
     texts = [p.doc_text[s:e] for s, e in p.spans]
-    tokens = [tokenize(t) for t in texts]
+    tokens = _tokenize_all(texts)
     sets = [set(t) for t in tokens]
     cov = np.array([_coverage(q, s) for s in sets])
     cos = np.asarray(p.cosines, dtype="float64")
@@ -189,8 +201,22 @@ class Model:
         self.pairwise = bool(data.get("pairwise", False))
         self.adjacent_margin = float(data.get("adjacent_margin", 0.0))
 
+        # The same as standardising the expanded inputs and weighing them, folded into one
+        # linear and one quadratic form of the raw features (no expanded array per passage).
+        w = self.weights / self.scale
+        n = len(FEATURES)
+        self.constant = self.bias - float(w @ self.mean)
+        self.linear = w[:n]
+        self.quadratic = np.zeros((n, n))
+        if self.pairwise:
+            a, b = np.triu_indices(n)
+            self.quadratic[a, b] = w[n:]
+
     def scores(self, rows: np.ndarray) -> np.ndarray:
-        return ((expand(rows, self.pairwise) - self.mean) / self.scale) @ self.weights + self.bias
+        out = rows @ self.linear + self.constant
+        if self.pairwise:
+            out += np.einsum("ij,ij->i", rows @ self.quadratic, rows)
+        return out
 
     @classmethod
     def load(cls, path: str | Path = MODEL_FILE) -> "Model":

@@ -36,10 +36,14 @@ CORPUS = ROOT / "corpus"
 # the corpus's sentence statistics changed with the credit lines), hybrid AR@1 0.877 -> 0.860,
 # follow-ups Hit@1 1.000 -> 0.875 and AR@1 0.857 -> 0.714 (f08 again); bm25 Hit@1 0.948 -> 0.931,
 # AR@1 0.877 -> 0.860. The floors below sit just under the new figures.
+# Issue 19 (the quoted sentence chosen by qa.quote): hybrid quote 0.754 (43 of 57 questions with
+# answers) and quote|right 0.860 (43 of 50), measured on wt-Q (qa eval ... --mode all); before it
+# (the retriever's sentence blend, replayed by benchmarks/bench_quote.py) 0.684 and 0.780. One
+# question moves quote by 0.018 and quote|right by 0.020.
 FLOORS: dict[tuple[str, str], dict[str, float]] = {
     ("hybrid", "all"): {"Hit@1": 0.96, "Hit@5": 0.99, "MRR@10": 0.975, "nDCG@10": 0.98,
                         "AnswerRecall@1": 0.87, "AnswerRecall@5": 0.98,
-                        "abstention_accuracy": 0.36},
+                        "abstention_accuracy": 0.36, "quote": 0.75, "quote_given_right_passage": 0.85},
     ("hybrid", "follow_ups"): {"Hit@1": 0.87, "Hit@5": 0.99, "AnswerRecall@1": 0.85,
                                "AnswerRecall@5": 0.99},
     # issue 17: history only when a question needs it (a cue in its words, or not confident alone);
