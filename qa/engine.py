@@ -6,7 +6,7 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import abstain, credits, history
+from . import abstain, credits, history, quote
 from .answer import overlaps
 from .embed import Encoder, get_encoder
 from . import timeline as timelines
@@ -276,15 +276,22 @@ class Engine:
         docs = sorted({int(self.chunk_doc[cands.rows[i]]) for i in chosen})
         texts = self.docs.texts(docs) if docs else {}
         passages, credited = [], []
+        bm25 = self.retriever.bm25
+        asked = quote.Question(question, lambda t: float(bm25.idf[bm25.vocab[t]]) if t in bm25.vocab else 0.0)
+        table = cands.sentences
         for i in chosen:
             row = cands.rows[i]
             doc = int(self.chunk_doc[row])
             start, end = int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1])
             meta = self.docs.meta[doc]
-            best = cands.best_sentence(i)
+            # The quote: the passage's sentence that answers (qa.quote), unless a credit is asked for.
+            ids, sims, lex = table[i]
+            best = quote.choose(asked, quote.Passage(
+                texts[doc], [(int(table.rows[s][1]), int(table.rows[s][2])) for s in ids], sims, lex,
+                table.best_lexical(), start, end))
             light = credits.choose_highlight(
                 question, f"{meta.title} {meta.publisher or ''} {texts[doc]}", texts[doc],
-                credits.ranked_sentences(cands.sentences, i), (best.start, best.end))
+                credits.ranked_sentences(table, i), best)
             passages.append(Passage(
                 text=texts[doc][start:end], score=round(float(cands.scores[i]), 4), doc_id=meta.doc_id,
                 title=meta.title, url=meta.url, published=meta.published, start=start, end=end,

@@ -40,6 +40,19 @@ def answer_rank(answer: Answer, answers: Sequence[str], depth: int = DEPTH) -> i
     return None
 
 
+def quoted(answer: Answer) -> str:
+    """The first passage's highlighted text (the quote), or "" without a passage."""
+    if not answer.passages:
+        return ""
+    first = answer.passages[0]
+    return first.text[first.highlight[0]:first.highlight[1]]
+
+
+def quote_holds(answer: Answer, answers: Sequence[str]) -> bool:
+    """Whether the quote (the first passage's highlight) contains one of ``answers``."""
+    return contains_answer(quoted(answer), answers)
+
+
 def ranking_metric_names(k: int) -> dict[str, str]:
     """Our column names -> ranx metric names; Hit@k is added when -k is not 1 or 5."""
     names = {"Hit@1": "hit_rate@1", "Hit@5": "hit_rate@5"}
@@ -98,6 +111,7 @@ def score_answers(
             "ranking": ranking, "gold_rank": min(gold_ranks) if gold_ranks else None,
             **per_query.get(key, {}),
             "answer_rank": answer_rank(a, q.answers, depth) if q.answers else None,
+            "quote": quote_holds(a, q.answers) if q.answers else None,
             "abstained": bool(a.abstained),
             "latency_ms": round(latencies[i], 2) if i < len(latencies) else None,
             "top": None if top is None else {
@@ -127,6 +141,10 @@ def summarize(records: Sequence[dict[str, Any]], k: int = 5) -> dict[str, Any]:
     for n in sorted({1, 5, k}):
         summary[f"AnswerRecall@{n}"] = _mean(
             [float(r["answer_rank"] is not None and r["answer_rank"] <= n) for r in with_answers])
+    # The quote: over questions with answers, and over those whose first passage holds one.
+    summary["quote"] = _mean([float(bool(r.get("quote"))) for r in with_answers])
+    summary["quote_given_right_passage"] = _mean(
+        [float(bool(r.get("quote"))) for r in with_answers if r["answer_rank"] == 1])
     summary["abstention_accuracy"] = _mean([float(r["abstained"]) for r in unanswerable])
     summary["false_abstention_rate"] = _mean([float(r["abstained"]) for r in answerable])
     p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies else (None, None)

@@ -24,7 +24,7 @@ def table(result: dict[str, Any]) -> str:
     rank_names = list(ranking_metric_names(k))
     recall_names = [f"AnswerRecall@{n}" for n in sorted({1, 5, k})]
     header = (["mode", "questions", *rank_names, *[n.replace("AnswerRecall", "AR") for n in recall_names],
-               "abstain acc", "false abstain", "p50 ms", "p95 ms"])
+               "quote", "quote|right", "abstain acc", "false abstain", "p50 ms", "p95 ms"])
     rows = []
     for part, label in PARTS:
         for mode, data in result["modes"].items():
@@ -34,6 +34,7 @@ def table(result: dict[str, Any]) -> str:
             rows.append([
                 mode + label, f'{s["answerable"]}+{s["unanswerable"]}u',
                 *[_fmt(s[n]) for n in rank_names], *[_fmt(s[n]) for n in recall_names],
+                _fmt(s.get("quote")), _fmt(s.get("quote_given_right_passage")),
                 _fmt(s["abstention_accuracy"]), _fmt(s["false_abstention_rate"]),
                 _fmt(s["latency_p50_ms"], 1), _fmt(s["latency_p95_ms"], 1),
             ])
@@ -55,7 +56,9 @@ def notes(result: dict[str, Any]) -> str:
         f'{counts["scored"]} questions scored ({counts["unanswerable"]} unanswerable, '
         f'{counts["follow_ups"]} follow-ups); "u" counts the unanswerable ones.',
         f'Metrics: {result["metrics_method"]}; a document ranks at its first passage; '
-        f"Hit/MRR/nDCG by ranx over gold documents; AR = AnswerRecall (a passage contains an answer).",
+        f"Hit/MRR/nDCG by ranx over gold documents; AR = AnswerRecall (a passage contains an answer); "
+        f"quote = the first passage's highlight contains an answer, quote|right = the same where the "
+        f"first passage contains one.",
         f'Latency: {lat["method"]} (k={lat["k"]}), first {lat["sample"]} questions per mode.',
     ]
     if any("after_topic_switch" in d for d in result["modes"].values()):
@@ -124,5 +127,5 @@ def per_question_lines(result: dict[str, Any]) -> str:
         variant = {"after_topic_switch": " (switch)", "follow_up_without_history": " (no hist)"}.get(
             r.get("variant", ""), "")
         out.append(f'{r["mode"]:<6} {r["id"] + variant:<12} {found:<8} {ans:<9} '
-                   f'{"abstained" if r["abstained"] else "":<9} {ms}')
+                   f'{"quote" if r.get("quote") else "":<5} {"abstained" if r["abstained"] else "":<9} {ms}')
     return "\n".join(out)

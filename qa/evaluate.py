@@ -14,6 +14,10 @@ How the numbers are made, so that they mean the same thing in every run:
   ``ndcg@10``), on answerable questions only. Passages count whether or not the engine abstained.
 - AnswerRecall@n: one of the first n passages contains one of ``answers`` (case-insensitive, white
   space folded), over answerable questions that list answers.
+- quote: the first passage's highlight (the sentence the answer quotes) contains one of
+  ``answers``, matched as AnswerRecall matches, over answerable questions that list answers;
+  quote|right (``quote_given_right_passage``): the same, over those whose first passage contains
+  one (AnswerRecall@1): how well the sentence is chosen when the passage is right.
 - Abstention accuracy: the fraction of ``unanswerable`` questions the engine abstained on.
   False-abstention rate: the fraction of answerable questions it abstained on.
 - Latency p50/p95 is that of single ``engine.ask`` calls, timed one at a time on the first
