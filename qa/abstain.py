@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import answertype
 from .bm25 import STOPWORDS, TOKEN_RE, _stemmer
 from .types import Passage
 
@@ -28,7 +29,8 @@ DEPTH = 5  # the passages weighed: those a reader sees first (the same for the c
 
 # The evidence the model weighs, in the order of its coefficients.
 FEATURES = ("confidence", "margin", "sentence", "dense", "lexical", "coverage", "coverage_all",
-            "coverage_best", "coverage_sentence", "missing", "unknown", "same_article")
+            "coverage_best", "coverage_sentence", "missing", "unknown", "same_article",
+            "typed_sentence", "typed_passage", "coverage_detail")
 
 # Question words that say what kind of answer is wanted, not what it is about.
 _ASKING = frozenset("""
@@ -59,7 +61,13 @@ class Evidence:
     in any shown passage, ``coverage_best`` in the shown passage that has most of them,
     ``coverage_sentence`` in passage 1's highlighted sentence; ``missing``: the share of its key
     terms (names, numbers) found in no shown passage; ``unknown``: the share (by IDF) of its words
-    the archive has never seen; ``same_article``: the share of shown passages from passage 1's article.
+    the archive has never seen; ``same_article``: the share of shown passages from passage 1's article;
+    ``typed_sentence``/``typed_passage``: how clearly passage 1's quoted sentence / whole text holds
+    the kind of answer the question asks for (``qa.answertype.score``; 1 when it asks for no kind).
+    ``coverage_detail``: ``coverage`` with each word weighed also by how few of the shown passages
+    have it (a word every passage has names the topic; one only passage 1 has, the detail asked).
+    Coverage is of the passages' text, not their headlines: a sibling article's headline names
+    the topic without answering.
     ``absent``/``unseen``: those words, as the question typed them, grouped into phrases.
     """
 
@@ -75,6 +83,9 @@ class Evidence:
     missing: float = 0.0
     unknown: float = 0.0
     same_article: float = 0.0
+    typed_sentence: float = 0.0
+    typed_passage: float = 0.0
+    coverage_detail: float = 0.0
     absent: list[str] = field(default_factory=list)
     unseen: list[str] = field(default_factory=list)
 
@@ -125,16 +136,24 @@ def evidence(question: str, passages: Sequence[Passage], best: float, candidates
     rare = float(idf.max()) if len(idf) else 1.0  # a word never seen counts as the rarest
     weight = {s: (float(idf[vocab[s]]) if s in vocab else rare) for s in words}
     total = sum(weight.values()) or 1.0
-    each = [_stems(f"{p.title} {p.text}") for p in passages]
+    each = [_stems(p.text) for p in passages]
     first, shown = each[0], set().union(*each)
     quoted = _stems(passages[0].highlighted_sentence)
 
     def share(found: set[str]) -> float:
         return sum(weight[s] for s in words if s in found) / total
+
+    detail = {s: weight[s] * (1.0 - sum(s in found for found in each) / len(each)) for s in words}
+    detail_total = sum(detail.values())
     unseen = [w for s, w in words.items() if s not in vocab]
     absent = [w for s, w in words.items() if s in vocab and s not in shown]
     keys = [w for w in words.values() if w.key]
     rest = np.sort(np.asarray(candidates, dtype="float64"))[::-1][1:11]  # the next ten
+    kind, exclude = answertype.expected(question), answertype.question_words(question)
+
+    def typed(text: str) -> float:
+        return answertype.score(kind, text, exclude) if kind else 1.0
+
     return Evidence(
         confidence=float(best),
         margin=best - float(rest.mean()) if len(rest) else 0.0,
@@ -150,11 +169,14 @@ def evidence(question: str, passages: Sequence[Passage], best: float, candidates
         absent=_phrases([w for w in absent if w.key] or absent),
         unseen=_phrases(unseen),
         same_article=sum(p.doc_id == passages[0].doc_id for p in passages) / len(passages),
+        typed_sentence=typed(passages[0].highlighted_sentence),
+        typed_passage=typed(passages[0].text),
+        coverage_detail=sum(detail[s] for s in words if s in first) / detail_total if detail_total else 0.0,
     )
 
 
 class Model:
-    """A logistic model over ``FEATURES``: the probability that the shown passages hold an answer.
+    """A logistic model over some of ``FEATURES``: the probability that the shown passages hold an answer.
 
     ``threshold``: below it the engine abstains (chosen by ``benchmarks/train_abstain.py`` so
     that few answerable questions are refused).
@@ -162,9 +184,11 @@ class Model:
 
     def __init__(self, features: Sequence[str], mean: Sequence[float], scale: Sequence[float],
                  coef: Sequence[float], intercept: float, threshold: float, **info) -> None:
-        if tuple(features) != FEATURES:
-            raise ValueError(f"the abstention model was trained on {list(features)}, "
-                             f"the code computes {list(FEATURES)}: retrain it (benchmarks/train_abstain.py)")
+        unknown = [f for f in features if f not in FEATURES]
+        if unknown or not features:
+            raise ValueError(f"the abstention model weighs {list(features)}, the code computes "
+                             f"{list(FEATURES)}: retrain it (benchmarks/train_abstain.py)")
+        self.features = tuple(features)
         self.mean, self.scale = np.asarray(mean, dtype="float64"), np.asarray(scale, dtype="float64")
         self.coef, self.intercept = np.asarray(coef, dtype="float64"), float(intercept)
         self.threshold, self.info = float(threshold), info
@@ -174,7 +198,8 @@ class Model:
         return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
 
     def probability(self, ev: Evidence) -> float:
-        z = float(((ev.vector() - self.mean) / self.scale) @ self.coef) + self.intercept
+        x = np.array([getattr(ev, name) for name in self.features], dtype="float64")
+        z = float(((x - self.mean) / self.scale) @ self.coef) + self.intercept
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
