@@ -110,16 +110,20 @@ class Retriever:
             sentence rows and vectors).
         blend: the hybrid blend's weights.
         candidates: how many chunks each signal contributes to the candidates.
+        lede_weight: added to the hybrid ranking of a chunk that opens its article (0: none).
     """
 
-    def __init__(self, generation: Generation, *, blend: Blend = Blend(), candidates: int = 100) -> None:
+    def __init__(self, generation: Generation, *, blend: Blend = Blend(), candidates: int = 100,
+                 lede_weight: float = 0.0) -> None:
         import faiss
 
         # One query at a time: FAISS's OpenMP threads cost more than they give and fight
         # torch's (100k chunks: ask p50 47 -> 29 ms with one thread, benchmarks/bench_query.py);
         # concurrent questions use the other core.
         faiss.omp_set_num_threads(1)
-        self.blend, self.candidates = blend, candidates
+        self.blend, self.candidates, self.lede_weight = blend, candidates, lede_weight
+        # Per chunk row: it opens its article (read only when the lede counts).
+        self.lede = np.asarray(generation.chunk_span[:, 0]) == 0 if lede_weight else None
         self.dense_index = generation.dense
         self.index = generation.dense.index  # the FAISS index itself
         self.vectors = generation.vectors
@@ -181,6 +185,7 @@ class Retriever:
         by their best among the candidates). ``terms``: ``query_terms(text)`` if already made.
         ``prior``: the question's time bonus, added to the hybrid blend of each candidate by its
         article's publication day (a preference, not a filter; the confidence stays the blend).
+        In hybrid, a chunk that opens its article gains ``lede_weight`` in the ranking too.
         """
         n = self.candidates
         allowed = None if allowed_docs is None else allowed_docs[self.chunk_doc]
@@ -220,6 +225,8 @@ class Retriever:
         ranked = blend
         if prior is not None and mode == "hybrid":
             ranked = blend + prior.bonus(self.doc_days[self.chunk_doc[rows]])
+        if self.lede_weight and mode == "hybrid":
+            ranked = ranked + self.lede_weight * self.lede[rows]
         fused = {"dense": dense, "bm25": _scaled(lex)}.get(mode, ranked)
         order = np.argsort(-fused, kind="stable")
         return Candidates(rows[order], fused[order], dense[order], lex[order],
