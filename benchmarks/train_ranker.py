@@ -82,6 +82,46 @@ def training_data(sets: dict[str, list[Searched]], c: Config):
     return np.vstack(xs), np.concatenate(ys), np.array(groups), np.array(weights)
 
 
+def tree_arrays(booster) -> dict[str, np.ndarray]:
+    """The LightGBM model as flat numpy arrays (what a package file would hold): per node its
+    feature, threshold, children (a negative child ``~i`` is leaf ``i``), per leaf its value."""
+    feature, threshold, left, right, leaf_value, roots = [], [], [], [], [], []
+
+    def walk(node) -> int:
+        if "split_feature" not in node:  # a leaf
+            leaf_value.append(node["leaf_value"])
+            return ~(len(leaf_value) - 1)
+        assert node.get("decision_type", "<=") == "<=", node.get("decision_type")
+        at = len(feature)
+        feature.append(node["split_feature"]), threshold.append(node["threshold"])
+        left.append(0), right.append(0)
+        left[at], right[at] = walk(node["left_child"]), walk(node["right_child"])
+        return at
+
+    for tree in booster.dump_model()["tree_info"]:
+        roots.append(walk(tree["tree_structure"]))
+    return {"feature": np.array(feature, dtype="int32"), "threshold": np.array(threshold),
+            "left": np.array(left, dtype="int32"), "right": np.array(right, dtype="int32"),
+            "leaf_value": np.array(leaf_value), "roots": np.array(roots, dtype="int32")}
+
+
+def predict(model: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The model's score of each row of ``x`` with numpy only (``<=`` goes left, as LightGBM)."""
+    out = np.zeros(len(x))
+    rows = np.arange(len(x))
+    for root in model["roots"].tolist():
+        node = np.full(len(x), root)
+        while True:
+            inner = node >= 0
+            if not inner.any():
+                break
+            n = node[inner]
+            go_left = x[rows[inner], model["feature"][n]] <= model["threshold"][n]
+            node[inner] = np.where(go_left, model["left"][n], model["right"][n])
+        out += model["leaf_value"][~node]
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="+", help="the sets' names in the cache (news squad)")
@@ -90,7 +130,7 @@ def main() -> int:
     parser.add_argument("--leaves", type=int, default=7)
     parser.add_argument("--rate", type=float, default=0.05)
     parser.add_argument("--min-leaf", type=int, default=50)
-    parser.add_argument("--save", metavar="FILE", help="write the LightGBM model as text here")
+    parser.add_argument("--save", metavar="FILE", help="write the model's numpy arrays here (.npz)")
     parser.add_argument("--train-venv", default="/tmp/train-venv", help="where lightgbm and scikit-learn are")
     args = parser.parse_args()
     sys.path += sorted(str(p) for p in Path(args.train_venv).glob("lib/python*/site-packages"))
@@ -137,8 +177,13 @@ def main() -> int:
         f"{f} {g / max(gains.sum(), 1e-9):.2f}" for f, g in sorted(zip(FEATURES, gains), key=lambda t: -t[1])))
     print("Linear weights (standardised): " + ", ".join(
         f"{f} {w:+.2f}" for f, w in zip(FEATURES, linear.coef_[0])))
+    arrays = tree_arrays(ranker.booster_)  # numpy-only inference gives LightGBM's scores
+    probe = features(halves[names[0]]["check"][0], c)
+    assert np.allclose(predict(arrays, probe), ranker.predict(probe), atol=1e-9)
+    print(f"numpy inference: {len(arrays['feature']):,} split nodes, {len(arrays['leaf_value']):,} leaves, "
+          f"same scores as LightGBM")
     if args.save:
-        ranker.booster_.save_model(args.save)
+        np.savez_compressed(args.save, **arrays)
     print(f"\nWall time {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}")
     return 0
 
