@@ -70,3 +70,31 @@ def test_the_lede_weight_raises_the_hybrid_ranking_of_chunks_that_open_their_art
     for mode in ("dense", "bm25"):  # a hybrid lever only
         assert np.array_equal(plain.retriever.search(vec, question, mode).scores,
                               lede.retriever.search(vec, question, mode).scores)
+
+
+def test_the_headline_weight_adds_the_share_of_the_query_idf_in_the_headline_to_the_hybrid_ranking(
+        sample_index, encoder):
+    from qa.lexical import tokenize
+
+    assert Settings().headline_weight == 0.0  # measured in the tune script, off until qa eval agrees
+    plain, head = Engine.open(sample_index), Engine.open(sample_index, headline_weight=0.5)
+    title = plain.docs.meta[0].title
+    question = f"What did {' '.join(title.split()[:3])} say about the police and the government?"
+    vec = encoder.encode([question])[0]
+    terms = plain.retriever.query_terms(question)
+    assert len(terms.words) >= 4  # terms of the headline and terms of other articles
+    a, b = plain.retriever.search(vec, question, "hybrid", terms=terms), \
+        head.retriever.search(vec, question, "hybrid", terms=terms)
+    vocab, idf = plain.retriever.bm25.vocab, plain.retriever.bm25.idf
+    score_a, score_b = dict(zip(a.rows.tolist(), a.scores)), dict(zip(b.rows.tolist(), b.scores))
+    conf_a, conf_b = dict(zip(a.rows.tolist(), a.confidence)), dict(zip(b.rows.tolist(), b.confidence))
+    gains = []
+    for r in a.rows.tolist():
+        in_title = {vocab[t] for t in tokenize(plain.docs.meta[plain.chunk_doc[r]].title) if t in vocab}
+        share = sum(idf[c] for c in terms.words if c in in_title) / sum(idf[c] for c in terms.words)
+        assert abs(score_b[r] - score_a[r] - 0.5 * share) < 1e-5
+        assert abs(conf_b[r] - conf_a[r]) < 1e-6  # the abstention signal stays the blend
+        gains.append(share)
+    assert max(gains) > 0 and min(gains) == 0  # some headlines share the question's words, some not
+    assert np.array_equal(plain.retriever.search(vec, question, "bm25").scores,
+                          head.retriever.search(vec, question, "bm25").scores)
