@@ -13,6 +13,10 @@ Usage:
   qa build --corpus ../shared/eval/squad-dev/corpus --index /tmp/squad-index
   python benchmarks/tune_ranking.py --set news=../shared/eval/news-dev/questions.jsonl:/tmp/news-index \
       --set squad=../shared/eval/squad-dev/questions.jsonl:/tmp/squad-index
+  # the news levers on top of the default (no search), candidates kept for train_ranker.py:
+  python benchmarks/tune_ranking.py --levers --cache /tmp/tune-cache --set news=... --set squad=...
+  # chunk size: the same sets over indexes built with another one, the default only
+  python benchmarks/tune_ranking.py --no-search --set news=...:/tmp/news-128 --set squad=...:/tmp/squad-128
 """
 from __future__ import annotations
 
