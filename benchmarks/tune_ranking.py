@@ -284,7 +284,7 @@ def lever_rows(chosen: Config) -> list[tuple[str, Config, bool, str]]:
             ("default, as_of ignored", chosen, False, "")]
     rows += [(f"+ article as the unit (support {w})", replace(chosen, support=w), True, "") for w in (0.02, 0.05, 0.1)]
     rows += [(f"+ lede bonus {w}", replace(chosen, lede=w), True, "") for w in (0.01, 0.02, 0.05)]
-    rows += [(f"+ headline bonus {w}", replace(chosen, headline=w), True, "") for w in (0.02, 0.05, 0.1)]
+    rows += [(f"+ headline bonus {w}", replace(chosen, headline=w), True, "") for w in (0.02, 0.05, 0.1, 0.3, 0.5)]
     rows += [(f"+ names and numbers x{w} in BM25", chosen, True, f"names:{w}") for w in (1.5, 2.0)]
     rows += [("+ quiz phrasing and question words stripped", chosen, True, "quiz")]
     return rows
