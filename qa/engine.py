@@ -34,7 +34,8 @@ class Engine:
         self.generation = Generation.open(self.index_dir, manifest, settings)
         self.docs = self.generation.docs
         self.chunk_doc, self.chunk_span = self.generation.chunk_doc, self.generation.chunk_span
-        self.retriever = Retriever(self.generation, blend=settings.blend, candidates=settings.candidates)
+        self.retriever = Retriever(self.generation, blend=settings.blend, candidates=settings.candidates,
+                                   lede_weight=settings.lede_weight, headline_weight=settings.headline_weight)
         self._encoder = encoder
 
     # --- opening and building ------------------------------------------------------------------

@@ -110,16 +110,25 @@ class Retriever:
             sentence rows and vectors).
         blend: the hybrid blend's weights.
         candidates: how many chunks each signal contributes to the candidates.
+        lede_weight: added to the hybrid ranking of a chunk that opens its article (0: none).
+        headline_weight: times the share of the query's BM25 IDF whose terms are in the
+            chunk's headline, added to the hybrid ranking (0: none).
     """
 
-    def __init__(self, generation: Generation, *, blend: Blend = Blend(), candidates: int = 100) -> None:
+    def __init__(self, generation: Generation, *, blend: Blend = Blend(), candidates: int = 100,
+                 lede_weight: float = 0.0, headline_weight: float = 0.0) -> None:
         import faiss
 
         # One query at a time: FAISS's OpenMP threads cost more than they give and fight
         # torch's (100k chunks: ask p50 47 -> 29 ms with one thread, benchmarks/bench_query.py);
         # concurrent questions use the other core.
         faiss.omp_set_num_threads(1)
-        self.blend, self.candidates = blend, candidates
+        self.blend, self.candidates, self.lede_weight = blend, candidates, lede_weight
+        # Per chunk row: it opens its article (read only when the lede counts).
+        self.lede = np.asarray(generation.chunk_span[:, 0]) == 0 if lede_weight else None
+        self.headline_weight = headline_weight
+        self._meta = generation.docs.meta
+        self._headline_terms: dict[int, frozenset] = {}  # doc -> BM25 columns of its headline, as asked
         self.dense_index = generation.dense
         self.index = generation.dense.index  # the FAISS index itself
         self.vectors = generation.vectors
@@ -164,6 +173,25 @@ class Retriever:
         self.bm25.prefetch(terms.words)
         self.pair_bm25.prefetch(terms.pairs)
 
+    def headline_share(self, terms: dict[int, float], docs: np.ndarray) -> np.ndarray:
+        """Per entry of ``docs``: the share of the query terms' IDF whose terms are in that
+        article's headline (each term once)."""
+        cols = list(terms)
+        idf = self.bm25.idf[cols] if cols else np.zeros(0, dtype="float32")
+        total = float(idf.sum())
+        if total <= 0:
+            return np.zeros(len(docs))
+        unique, inverse = np.unique(docs, return_inverse=True)
+        share = np.empty(len(unique))
+        for j, d in enumerate(unique.tolist()):
+            have = self._headline_terms.get(d)
+            if have is None:
+                vocab = self.bm25.vocab
+                have = frozenset(vocab[t] for t in tokenize(self._meta[d].title or "") if t in vocab)
+                self._headline_terms[d] = have
+            share[j] = sum(float(w) for c, w in zip(cols, idf) if c in have) / total
+        return share[inverse]
+
     def sentence_scores(self, rows: np.ndarray, qvec: np.ndarray, terms: dict[int, float]) -> SentenceScores:
         """The sentences of the chunks ``rows``, with their cosine and BM25 with the query."""
         lo, hi = self.sentence_bounds[rows], self.sentence_bounds[rows + 1]
@@ -181,6 +209,7 @@ class Retriever:
         by their best among the candidates). ``terms``: ``query_terms(text)`` if already made.
         ``prior``: the question's time bonus, added to the hybrid blend of each candidate by its
         article's publication day (a preference, not a filter; the confidence stays the blend).
+        In hybrid, a chunk that opens its article gains ``lede_weight`` in the ranking too.
         """
         n = self.candidates
         allowed = None if allowed_docs is None else allowed_docs[self.chunk_doc]
@@ -220,6 +249,10 @@ class Retriever:
         ranked = blend
         if prior is not None and mode == "hybrid":
             ranked = blend + prior.bonus(self.doc_days[self.chunk_doc[rows]])
+        if self.lede_weight and mode == "hybrid":
+            ranked = ranked + self.lede_weight * self.lede[rows]
+        if self.headline_weight and mode == "hybrid":
+            ranked = ranked + self.headline_weight * self.headline_share(terms, self.chunk_doc[rows])
         fused = {"dense": dense, "bm25": _scaled(lex)}.get(mode, ranked)
         order = np.argsort(-fused, kind="stable")
         return Candidates(rows[order], fused[order], dense[order], lex[order],

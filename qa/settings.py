@@ -79,6 +79,13 @@ class Settings:
     named_time_weight: float = 0.05
     recent_days: float = 7.0
     time_decay_days: float = 3.0
+    # A bonus added to the hybrid blend of the chunk that opens its article (the lede); measured
+    # and kept off (README "On real news": it helps news-dev, the shipped follow-ups lose by it).
+    lede_weight: float = 0.0
+    # A bonus on the hybrid ranking: this weight times the share of the question's BM25 IDF found
+    # in the article's headline. Helps news-dev (README "On real news"), but at 0.05 squad-dev's
+    # AR@5 falls 0.970 -> 0.969 through the engine, below issue 18's floor: off.
+    headline_weight: float = 0.0
     # Abstention (README, "Abstention"): "evidence" abstains when the packaged model's chance
     # that the shown passages hold the answer (qa/abstain.py) is below its threshold; "blend"
     # (and "evidence" without a model file) when the best shown passage's hybrid blend is below

@@ -1,4 +1,5 @@
-"""Retrieval's pieces without the model: each candidate's best sentence, with the blend's weights."""
+"""Retrieval's pieces: each candidate's best sentence, with the blend's weights (no model), and the
+lede bonus over the real sample index."""
 from __future__ import annotations
 
 import ast
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import Engine
 from qa.retrieve import BestSentence, SentenceTable, follow_up_weights
-from qa.settings import Blend
+from qa.settings import Blend, Settings
 
 QA = Path(__file__).resolve().parent.parent / "qa"
 
@@ -47,3 +49,52 @@ def test_the_engine_imports_neither_the_store_nor_the_lexical_module():
         {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
     assert not {"store", "lexical", "qa.store", "qa.lexical"} & (imported | names)
+
+
+def test_the_lede_weight_raises_the_hybrid_ranking_of_chunks_that_open_their_article_and_nothing_else(
+        sample_index, encoder):
+    assert Settings().lede_weight == 0.0  # measured, kept off (README "On real news")
+    plain, lede = Engine.open(sample_index), Engine.open(sample_index, lede_weight=0.25)
+    assert lede.settings.lede_weight == 0.25
+    question = "Which border did the smugglers cross?"
+    vec = encoder.encode([question])[0]
+    a, b = plain.retriever.search(vec, question, "hybrid"), lede.retriever.search(vec, question, "hybrid")
+    assert sorted(a.rows.tolist()) == sorted(b.rows.tolist())
+    score_a, score_b = dict(zip(a.rows.tolist(), a.scores)), dict(zip(b.rows.tolist(), b.scores))
+    conf_a, conf_b = dict(zip(a.rows.tolist(), a.confidence)), dict(zip(b.rows.tolist(), b.confidence))
+    opens = {r: plain.chunk_span[r, 0] == 0 for r in a.rows.tolist()}
+    assert any(opens.values()) and not all(opens.values())
+    for r in a.rows.tolist():
+        assert abs(score_b[r] - score_a[r] - (0.25 if opens[r] else 0.0)) < 1e-5
+        assert abs(conf_b[r] - conf_a[r]) < 1e-6  # the abstention signal stays the blend
+    for mode in ("dense", "bm25"):  # a hybrid lever only
+        assert np.array_equal(plain.retriever.search(vec, question, mode).scores,
+                              lede.retriever.search(vec, question, mode).scores)
+
+
+def test_the_headline_weight_adds_the_share_of_the_query_idf_in_the_headline_to_the_hybrid_ranking(
+        sample_index, encoder):
+    from qa.lexical import tokenize
+
+    assert Settings().headline_weight == 0.0  # measured, kept off (README "On real news")
+    plain, head = Engine.open(sample_index), Engine.open(sample_index, headline_weight=0.5)
+    title = plain.docs.meta[0].title
+    question = f"What did {' '.join(title.split()[:3])} say about the police and the government?"
+    vec = encoder.encode([question])[0]
+    terms = plain.retriever.query_terms(question)
+    assert len(terms.words) >= 4  # terms of the headline and terms of other articles
+    a, b = plain.retriever.search(vec, question, "hybrid", terms=terms), \
+        head.retriever.search(vec, question, "hybrid", terms=terms)
+    vocab, idf = plain.retriever.bm25.vocab, plain.retriever.bm25.idf
+    score_a, score_b = dict(zip(a.rows.tolist(), a.scores)), dict(zip(b.rows.tolist(), b.scores))
+    conf_a, conf_b = dict(zip(a.rows.tolist(), a.confidence)), dict(zip(b.rows.tolist(), b.confidence))
+    gains = []
+    for r in a.rows.tolist():
+        in_title = {vocab[t] for t in tokenize(plain.docs.meta[plain.chunk_doc[r]].title) if t in vocab}
+        share = sum(idf[c] for c in terms.words if c in in_title) / sum(idf[c] for c in terms.words)
+        assert abs(score_b[r] - score_a[r] - 0.5 * share) < 1e-5
+        assert abs(conf_b[r] - conf_a[r]) < 1e-6  # the abstention signal stays the blend
+        gains.append(share)
+    assert max(gains) > 0 and min(gains) == 0  # some headlines share the question's words, some not
+    assert np.array_equal(plain.retriever.search(vec, question, "bm25").scores,
+                          head.retriever.search(vec, question, "bm25").scores)
