@@ -51,6 +51,15 @@ def test_coverage_weighs_words_by_rarity_and_not_the_headline():
     assert abstain.reason(ev, 0.2) == "The closest passages do not clearly answer it (chance of an answer 0.20)."
 
 
+def test_answer_type_of_the_quoted_sentence():
+    asked = "When did China close the border?"
+    for text, typed in [("The border was closed in March 2019.", 1.0), ("The border was closed.", 0.0)]:
+        p = passage(text)
+        ev = abstain.evidence(asked, [p], best=0.8, candidates=np.array([0.8]), sentence=0.5,
+                              vocab=VOCAB, idf=IDF)
+        assert ev.typed_sentence == typed
+
+
 def test_reason_names_what_the_archive_never_mentions():
     ev = abstain.Evidence(unseen=["Squid Game"], absent=["renewed"], missing=1.0)
     assert abstain.reason(ev, 0.05) == "No article in the archive mentions “Squid Game”."
@@ -89,8 +98,10 @@ def test_engine_abstains_from_evidence_and_says_why(sample_engine):
 
 
 @pytest.mark.model
-def test_answered_question_has_a_high_chance_and_no_reason(sample_engine):
-    answer = sample_engine.ask("How do Chinese boats reach North Korean ships at sea?")
+@pytest.mark.parametrize("question", ["How do Chinese boats reach North Korean ships at sea?",
+                                      "What is Room 39?"])  # a short question passage 1 answers
+def test_answered_question_has_a_high_chance_and_no_reason(sample_engine, question):
+    answer = sample_engine.ask(question)
     assert not answer.abstained and answer.abstain_reason == ""
     assert answer.answer_probability > abstain.load().threshold
 

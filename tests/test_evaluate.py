@@ -53,16 +53,20 @@ FLOORS: dict[tuple[str, str], dict[str, float]] = {
     ("dense", "all"): {"Hit@1": 0.84, "Hit@5": 0.99, "MRR@10": 0.91, "nDCG@10": 0.93,
                        "AnswerRecall@1": 0.61, "AnswerRecall@5": 0.87, "abstention_accuracy": 0.54},
     ("bm25", "all"): {"Hit@1": 0.93, "Hit@5": 0.99, "MRR@10": 0.955, "nDCG@10": 0.97,
-                      "AnswerRecall@1": 0.87, "AnswerRecall@5": 0.94, "abstention_accuracy": 0.36},
+                      "AnswerRecall@1": 0.87, "AnswerRecall@5": 0.94, "abstention_accuracy": 0.45},
 }
 # Lower is better for these: abstaining more must not come from refusing answerable questions
 # (one refused answerable question is 0.017).
 CEILINGS: dict[tuple[str, str], dict[str, float]] = {
     # issue 17: a follow-up without a cue that is not confident alone (f03, f06) is searched with
-    # its history too, so none of the answerable questions is refused in hybrid and bm25 mode
-    ("hybrid", "all"): {"false_abstention_rate": 0.01},
-    ("bm25", "all"): {"false_abstention_rate": 0.01},
-    ("dense", "all"): {"false_abstention_rate": 0.02},
+    # its history too, so none of the answerable questions is refused in hybrid and bm25 mode.
+    # issue 19: abstention from evidence (qa/abstain.py, trained on made-unanswerable squad-dev and
+    # news-dev, which it serves better: README "Abstention") refuses n14 in hybrid and bm25 mode
+    # (1/58 = 0.017) and three in dense mode (0.052); abstention bm25 0.364 -> 0.455, hybrid 0.364,
+    # dense 0.545 (qa eval tests/data/news_questions.jsonl --mode all, 2026-12-03).
+    ("hybrid", "all"): {"false_abstention_rate": 0.02},
+    ("bm25", "all"): {"false_abstention_rate": 0.02},
+    ("dense", "all"): {"false_abstention_rate": 0.06},
 }
 
 
