@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune_ranking import Config, Searched, default_config, half, ranked, scores_of, support_of  # noqa: E402
+from tune_ranking import Config, Searched, default_config, half, scored, scores_of, support_of  # noqa: E402
 
 from qa.timewords import TimePrior  # noqa: E402
 
@@ -54,19 +54,6 @@ def features(s: Searched, c: Config) -> np.ndarray:
 def labels(s: Searched) -> np.ndarray:
     gold = np.array([d in s.gold for d in s.docs.tolist()])
     return gold.astype(int) + s.answers.astype(int)
-
-
-def scored(searched: list[Searched], score) -> dict[str, float]:
-    """``tune_ranking.metrics`` with the scores of ``score(features)`` in place of the blend."""
-    h1 = mrr = ar5 = 0.0
-    for s in searched:
-        docs, answers = ranked(s, score(s))
-        rank = next((i + 1 for i, d in enumerate(docs) if d in s.gold), None)
-        h1 += rank == 1
-        mrr += 1.0 / rank if rank else 0.0
-        ar5 += any(answers[:5])
-    n = max(len(searched), 1)
-    return {"Hit@1": h1 / n, "MRR@10": mrr / n, "AR@5": ar5 / n}
 
 
 def training_data(sets: dict[str, list[Searched]], c: Config):

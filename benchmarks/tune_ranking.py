@@ -223,9 +223,14 @@ def ranked(s: Searched, score: np.ndarray, depth: int = 10) -> tuple[list[int], 
 
 
 def metrics(searched: list[Searched], c: Config, use_as_of: bool = True) -> dict[str, float]:
+    return scored(searched, lambda s: scores_of(s, c, use_as_of))
+
+
+def scored(searched: list[Searched], score) -> dict[str, float]:
+    """Hit@1, MRR@10 and AR@5 of the candidates re-ranked by ``score(searched question)``."""
     h1 = mrr = ar5 = 0.0
     for s in searched:
-        docs, answers = ranked(s, scores_of(s, c, use_as_of))
+        docs, answers = ranked(s, score(s))
         rank = next((i + 1 for i, d in enumerate(docs) if d in s.gold), None)
         h1 += rank == 1
         mrr += 1.0 / rank if rank else 0.0
