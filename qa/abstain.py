@@ -67,7 +67,7 @@ class Evidence:
     ``coverage_detail``: ``coverage`` with each word weighed also by how few of the shown passages
     have it (a word every passage has names the topic; one only passage 1 has, the detail asked).
     Coverage is of the passages' text, not their headlines: a sibling article's headline names
-    the topic without answering.
+    the topic without answering; ``missing`` counts a name in a shown passage's headline as found.
     ``absent``/``unseen``: those words, as the question typed them, grouped into phrases.
     """
 
@@ -137,7 +137,10 @@ def evidence(question: str, passages: Sequence[Passage], best: float, candidates
     weight = {s: (float(idf[vocab[s]]) if s in vocab else rare) for s in words}
     total = sum(weight.values()) or 1.0
     each = [_stems(p.text) for p in passages]
-    first, shown = each[0], set().union(*each)
+    first = each[0]
+    # What the shown articles mention, their headlines included (a name in the headline is
+    # in the article); coverage, below, weighs the passages' text alone.
+    shown = set().union(*each, *(_stems(p.title) for p in passages))
     quoted = _stems(passages[0].highlighted_sentence)
 
     def share(found: set[str]) -> float:
@@ -161,7 +164,7 @@ def evidence(question: str, passages: Sequence[Passage], best: float, candidates
         dense=float(dense),
         lexical=float(lexical),
         coverage=share(first),
-        coverage_all=share(shown),
+        coverage_all=share(set().union(*each)),
         coverage_best=max(share(found) for found in each),
         coverage_sentence=share(quoted),
         missing=sum(1 for w in keys if w.stem not in shown) / len(keys) if keys else 0.0,
