@@ -106,7 +106,8 @@ def question_words(question: str) -> list[Word]:
 
 
 def _stems(text: str) -> set[str]:
-    return set(_stemmer().stemWords([w.lower() for w in TOKEN_RE.findall(text)]))
+    """The stems of ``text``'s words but its stopwords (the question's words have none)."""
+    return set(_stemmer().stemWords(list(set(TOKEN_RE.findall(text.lower())) - STOPWORDS)))
 
 
 def _phrases(words: Sequence[Word]) -> list[str]:
@@ -140,7 +141,7 @@ def evidence(question: str, passages: Sequence[Passage], best: float, candidates
     first = each[0]
     # What the shown articles mention, their headlines included (a name in the headline is
     # in the article); coverage, below, weighs the passages' text alone.
-    shown = set().union(*each, *(_stems(p.title) for p in passages))
+    shown = set().union(*each, _stems(" ".join(p.title for p in passages)))
     quoted = _stems(passages[0].highlighted_sentence)
 
     def share(found: set[str]) -> float:

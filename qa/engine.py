@@ -285,11 +285,17 @@ class Engine:
             doc = int(self.chunk_doc[row])
             start, end = int(self.chunk_span[row, 0]), int(self.chunk_span[row, 1])
             meta = self.docs.meta[doc]
-            # The quote: the passage's sentence that answers (qa.quote), unless a credit is asked for.
-            ids, sims, lex = table[i]
-            best = quote.choose(asked, quote.Passage(
-                texts[doc], [(int(table.rows[s][1]), int(table.rows[s][2])) for s in ids], sims, lex,
-                table.best_lexical(), start, end))
+            # The quote: the passage's sentence that answers (qa.quote), unless a credit is asked
+            # for; chosen by the model for the first QUOTED passages (the answer's quote is passage
+            # 1's), by the retriever's best sentence for the others' cards (cheaper: README "Speed").
+            if len(passages) < quote.QUOTED:
+                ids, sims, lex = table[i]
+                best = quote.choose(asked, quote.Passage(
+                    texts[doc], [(int(table.rows[s][1]), int(table.rows[s][2])) for s in ids], sims, lex,
+                    table.best_lexical(), start, end))
+            else:
+                b = cands.best_sentence(i)
+                best = quote.whole(texts[doc], b.start, b.end, start, end)
             light = credits.choose_highlight(
                 question, f"{meta.title} {meta.publisher or ''} {texts[doc]}", texts[doc],
                 credits.ranked_sentences(table, i), best)
