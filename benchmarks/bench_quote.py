@@ -35,17 +35,12 @@ from typing import Callable
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import half
 
 from qa import quote  # noqa: E402
 from qa.eval_metrics import contains_answer  # noqa: E402
 
 CACHE = Path(os.environ.get("QUOTE_CACHE", "/tmp/quote-cache"))
-
-
-def half(qid: str) -> str:
-    """The tune or the check half (the split of ``benchmarks/tune_ranking.py``)."""
-    return "tune" if hashlib.md5(qid.encode()).digest()[0] % 2 == 0 else "check"
 
 
 @dataclass

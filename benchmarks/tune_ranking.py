@@ -21,7 +21,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import pickle
 import re
@@ -31,6 +30,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from common import half
 
 from qa import Engine, history
 from qa.engine import clean_question
@@ -50,11 +51,6 @@ QUIZ = re.compile(
     r"\b(?:can|could) you tell me\b|\bdo you know\b|\bname the\b|\bwhich (?:is|was|are|were)\b|"
     r"^(?:which|what|who|whom|whose|where|when|why|how)\b", re.I)
 WORD = re.compile(r"[\w'-]+|[.!?:]")
-
-
-def half(qid: str) -> str:
-    """``tune`` or ``check``, by the first byte of the id's MD5 (stable across runs)."""
-    return "tune" if hashlib.md5(qid.encode()).digest()[0] % 2 == 0 else "check"
 
 
 def strip_quiz(question: str) -> str:

@@ -13,7 +13,7 @@ from . import timeline as timelines
 from .filters import doc_mask, undated_searched
 from .generation import Generation, GenerationGone
 from .index_files import IndexProblem
-from .retrieve import Candidates, Retriever
+from .retrieve import Candidates, QueryTerms, Retriever
 from .settings import MAX_K, MODES, Settings
 from .types import Answer, BuildReport, Document, Passage
 
@@ -196,7 +196,7 @@ class Engine:
             t0 = time.perf_counter()
             cands = self.retriever.search(vec, query, mode, allowed, terms=t, prior=prior)
             passages, confidence, credited = self._passages(cands, depth, query)
-            shown = cands  # the candidates the shown passages come from
+            shown = cands, t  # the candidates the shown passages come from, and their query's terms
             used: list[str] = []
             reading = None  # the history reading to weigh against the question's own: (text, thread, vector, terms)
             if i in extra_vectors:
@@ -221,14 +221,14 @@ class Engine:
                 if history.prefer_history(confidence, h_confidence, support, self.settings.abstain_below,
                                           vague=vague):
                     passages, confidence, credited = h_passages, h_confidence, h_credited
-                    query, used, shown = text, thread, h_cands
+                    query, used, shown = text, thread, (h_cands, h_terms)
             if timeline:
                 passages = timelines.timeline(passages, k)
             # Abstain when the evidence says the shown passages are unlikely to hold the answer
             # (qa/abstain.py), or, without a model, when none scores high enough on the hybrid
             # blend; in every mode, so that modes differ in ranking only (README, "Abstention").
             # A credit line naming someone in the asked-about story answers a credit question.
-            ev = self._evidence(query, passages, confidence, shown)
+            ev = self._evidence(query, passages, confidence, *shown)
             model = abstain.load() if self.settings.abstain_by == "evidence" else None
             chance = model.probability(ev) if model is not None and passages else None
             low = chance < model.threshold if chance is not None else confidence < self.settings.abstain_below
@@ -241,8 +241,10 @@ class Engine:
                                   evidence=ev))
         return answers
 
-    def _evidence(self, query: str, passages: list[Passage], best: float, cands: Candidates) -> abstain.Evidence:
-        """What the shown ``passages`` (from ``cands``) show of ``query`` (``qa.abstain.evidence``)."""
+    def _evidence(self, query: str, passages: list[Passage], best: float, cands: Candidates,
+                  terms: QueryTerms) -> abstain.Evidence:
+        """What the shown ``passages`` (from ``cands``, searched with ``terms``) show of ``query``
+        (``qa.abstain.evidence``)."""
         if not passages:
             return abstain.Evidence()
         first, sentence, dense, lexical = passages[0], 0.0, 0.0, 0.0
@@ -251,8 +253,7 @@ class Engine:
             if int(self.chunk_span[row, 0]) == first.start and \
                     self.docs.meta[int(self.chunk_doc[row])].doc_id == first.doc_id:
                 sentence = float(cands.signals[i, 1]) if cands.signals is not None else 0.0
-                terms = bm25.query_terms(query)
-                most = sum(w * float(bm25.idf[c]) for c, w in terms.items()) * (bm25.k1 + 1)
+                most = sum(w * float(bm25.idf[c]) for c, w in terms.words.items()) * (bm25.k1 + 1)
                 dense, lexical = float(cands.dense[i]), float(cands.lexical[i]) / most if most else 0.0
                 break
         return abstain.evidence(query, passages[:abstain.DEPTH], best, cands.confidence, sentence,
