@@ -30,6 +30,14 @@ from .store import IndexProblem
 
 EXAMPLE_COUNT = 4
 API_NAME = "ask"
+# The As-of box at page load: the browser's today (YYYY-MM-DD, local time), unless the box no
+# longer holds the day the server rendered, that is, the user has typed a day already.
+TODAY_UNLESS_TYPED_JS = """(typed) => {
+    if (typed && typed.trim() !== %s) return typed;
+    const d = new Date();
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}"""
 
 
 def parse_filters(
@@ -335,7 +343,8 @@ def create_app(
                     )
                     # The day the questions are asked ("this week" is read against it): today,
                     # read when the page loads, and changeable.
-                    as_of = gr.Textbox(value=dt.date.today().isoformat(), label="As of (YYYY-MM-DD)",
+                    served_day = dt.date.today().isoformat()
+                    as_of = gr.Textbox(value=served_day, label="As of (YYYY-MM-DD)",
                                        scale=2, min_width=120, elem_id="as-of")
                     clear_button = gr.Button("Clear", scale=1, size="md", elem_id="clear", min_width=80)
                 with gr.Accordion("Filters and number of passages", open=False, elem_id="filters"):
@@ -384,7 +393,9 @@ def create_app(
             trigger(clear, None, [chatbot, turns, question, source, citation, status, alone_button],
                     **private)
         chatbot.like(vote, [turns, comment], [comment, status], **private)
-        app.load(lambda: dt.date.today().isoformat(), None, as_of, **private)  # today at each page load
+        # Today at each page load, in the browser, so that a day the user has already typed in
+        # the box (before the page finished loading) is kept, not overwritten by a reply.
+        app.load(None, as_of, as_of, js=TODAY_UNLESS_TYPED_JS % json.dumps(served_day), **private)
         gr.api(api_ask, api_name=API_NAME, **engine_queue)
         if live:
             def page_opened():

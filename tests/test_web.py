@@ -653,6 +653,23 @@ def test_serve_py_binds_loopback_and_login_keeps_anonymous_users_out(served_with
 
 
 @pytest.mark.browser
+def test_the_page_load_puts_today_in_the_as_of_box_but_keeps_a_day_already_typed(page, server):
+    """The load runs in the browser: a page served on an earlier day shows today, and what the
+    user typed before the page finished loading is not overwritten (CI once lost it that way)."""
+    import datetime as dt
+
+    from qa.web import TODAY_UNLESS_TYPED_JS
+
+    open_chat(page, server.url)
+    load = TODAY_UNLESS_TYPED_JS % json.dumps("2001-02-03")  # as if served on that day
+    today = dt.date.today().isoformat()
+    assert page.evaluate(f"({load})('2001-02-03')") == today
+    assert page.evaluate(f"({load})('')") == today
+    assert page.evaluate(f"({load})('last Tuesday')") == "last Tuesday"
+    assert page.evaluate(f"({load})('2019-05-01')") == "2019-05-01"
+
+
+@pytest.mark.browser
 def test_the_as_of_day_is_shown_as_today_and_a_bad_one_is_refused(page, server):
     import datetime as dt
 
