@@ -83,10 +83,10 @@ def credits_in(unit: str) -> list[Credit]:
     photo credit ("Photo: Name", a caption's "/ Agency"), a sign-off ("Name name@site"), or a note
     about the reporter ("Name is a correspondent ...", "Name has a M.A. in ... from ...").
     """
-    unit = " ".join(unit.split())
-    words = len(unit.split())
-    if not unit or words > MAX_CREDIT_WORDS:
+    parts = unit.split(None, MAX_CREDIT_WORDS)  # stops counting past the limit: paragraphs are long
+    if not parts or len(parts) > MAX_CREDIT_WORDS:
         return []
+    unit, words = " ".join(parts), len(parts)
     found: list[Credit] = []
     if words <= 12 and (m := BYLINE.match(unit)):
         for part in re.split(r"\s*(?:,|;|\band\b|&)\s*", unit[m.start("name"):]):
@@ -133,12 +133,27 @@ def is_credit(unit: str) -> bool:
     return bool(credits_in(unit))
 
 
-def credit_spans(text: str) -> list[tuple[int, int]]:
+BLOCK = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")  # a paragraph: lines up to a blank one
+
+
+def credit_spans(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
     """(start, end) in ``text`` of its credit blocks: the paragraphs (blocks between blank lines,
     as the cleaner joins them) that ``credits_in`` reads credits from. For a caption that ends in
-    "/ Agency", only that tail is a credit (the caption itself is article text)."""
+    "/ Agency", only that tail is a credit (the caption itself is article text).
+
+    ``lo``, ``hi``: only the blocks that overlap ``text[lo:hi]`` are read (a passage's own)."""
+    return [(a, b) for a, b, _ in _credit_blocks(text, lo, hi)]
+
+
+def _credit_blocks(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int, list[Credit]]]:
+    """``credit_spans`` with the credits each block gives."""
+    hi = len(text) if hi is None else hi
     spans = []
-    for m in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
+    for m in BLOCK.finditer(text):
+        if m.end() <= lo:
+            continue
+        if m.start() >= hi:
+            break
         block = m.group(0)
         found = credits_in(block)
         if not found:
@@ -146,11 +161,11 @@ def credit_spans(text: str) -> list[tuple[int, int]]:
         slash = CAPTION_SLASH.search(block) if all(c.role == "photographer" for c in found) else None
         label = PHOTO_LABEL.search(block) if slash is None and all(c.role == "photographer" for c in found) else None
         if slash and len(block.split()) > 8:
-            spans.append((m.start() + slash.start() + 1, m.end()))
+            spans.append((m.start() + slash.start() + 1, m.end(), found))
         elif label and label.start() > 0 and len(block[:label.start()].split()) > 8:
-            spans.append((m.start() + label.start(), m.end()))
+            spans.append((m.start() + label.start(), m.end(), found))
         else:
-            spans.append((m.start(), m.end()))
+            spans.append((m.start(), m.end(), found))
     return spans
 
 
@@ -208,9 +223,13 @@ def story_match(question: str, article: str) -> float:
     return len(words & have) / len(words)
 
 
-def credit_sentences(text: str, spans: Iterable[tuple[int, int]]) -> list[bool]:
-    """For each sentence span of ``text``, whether it lies mostly inside a credit block."""
-    blocks = credit_spans(text)
+def credit_sentences(text: str, spans: Iterable[tuple[int, int]],
+                     blocks: Iterable[tuple[int, int]] | None = None) -> list[bool]:
+    """For each sentence span of ``text``, whether it lies mostly inside a credit block
+    (``blocks``: ``credit_spans(text)``, or those of them around the spans)."""
+    spans = list(spans)
+    if blocks is None:
+        blocks = credit_spans(text)
     flags = []
     for s, e in spans:
         inside = sum(max(0, min(e, b) - max(s, a)) for a, b in blocks)
@@ -258,8 +277,14 @@ def choose_highlight(question: str, article: str, doc_text: str, sentences: list
     ``sentences``: (start, end, score) of the passage's sentences; ``best``: the retriever's choice.
     """
     spans = [(s, e) for s, e, _ in sentences]
-    flags = credit_sentences(doc_text, spans)
-    blocks = credit_spans(doc_text)
+    if not spans:
+        return Highlight(best[0], best[1], False)
+    # Only the credit blocks around the passage's sentences can flag or name one of them.
+    found = _credit_blocks(doc_text, min(s for s, _ in spans), max(e for _, e in spans))
+    if not found:
+        return Highlight(best[0], best[1], False)
+    blocks = [(a, b) for a, b, _ in found]
+    flags = credit_sentences(doc_text, spans, blocks)
     asked = set(tokenize(question))
     about = [(a, b) for a, b in blocks  # credit blocks naming a person (two words or more) the question names
              if any(c.role != "photographer" and _personal(c.name) and set(tokenize(c.name)) <= asked
