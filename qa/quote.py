@@ -315,8 +315,15 @@ def _abbreviation(text: str) -> str | None:
     """"title" when ``text`` ends with a title or an initial and its full stop, "other" with
     another abbreviation, else None."""
     stripped = text.rstrip()
-    match = _LAST_WORD.search(stripped)
-    if not match or not stripped.endswith("."):
+    if not stripped.endswith("."):
+        return None
+    # The last word is read from the text's tail (a search from its start is slow in a long
+    # text), unless it runs back to the tail's start.
+    tail = max(0, len(stripped) - 80)
+    match = _LAST_WORD.search(stripped, tail)
+    if match and tail and match.start() == tail:
+        match = _LAST_WORD.search(stripped)
+    if not match:
         return None
     word = match.group(1)
     last = word.rsplit(".", 1)[-1]
