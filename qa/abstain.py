@@ -105,9 +105,17 @@ def question_words(question: str) -> list[Word]:
     return out
 
 
-def _stems(text: str) -> set[str]:
-    """The stems of ``text``'s words but its stopwords (the question's words have none)."""
-    return set(_stemmer().stemWords(list(set(TOKEN_RE.findall(text.lower())) - STOPWORDS)))
+def _found(stems: set[str], texts: Sequence[str]) -> list[set[str]]:
+    """For each text, which of ``stems`` the stems of its words (stopwords left out) include:
+    the words of all the texts are stemmed in one call, and only those that stem to one of
+    ``stems`` are looked for in each text."""
+    tokens = [set(TOKEN_RE.findall(t.lower())) for t in texts]
+    every = list(set().union(*tokens) - STOPWORDS)
+    forms: dict[str, set[str]] = {}
+    for word, stem in zip(every, _stemmer().stemWords(every)):
+        if stem in stems:
+            forms.setdefault(stem, set()).add(word)
+    return [{stem for stem, ws in forms.items() if not ts.isdisjoint(ws)} for ts in tokens]
 
 
 def _phrases(words: Sequence[Word]) -> list[str]:
@@ -137,12 +145,13 @@ def evidence(question: str, passages: Sequence[Passage], best: float, candidates
     rare = float(idf.max()) if len(idf) else 1.0  # a word never seen counts as the rarest
     weight = {s: (float(idf[vocab[s]]) if s in vocab else rare) for s in words}
     total = sum(weight.values()) or 1.0
-    each = [_stems(p.text) for p in passages]
+    found_in = _found(set(words), [p.text for p in passages] + [
+        " ".join(p.title for p in passages), passages[0].highlighted_sentence])
+    each, titles, quoted = found_in[:len(passages)], found_in[-2], found_in[-1]
     first = each[0]
     # What the shown articles mention, their headlines included (a name in the headline is
     # in the article); coverage, below, weighs the passages' text alone.
-    shown = set().union(*each, _stems(" ".join(p.title for p in passages)))
-    quoted = _stems(passages[0].highlighted_sentence)
+    shown = set().union(*each, titles)
 
     def share(found: set[str]) -> float:
         return sum(weight[s] for s in words if s in found) / total
