@@ -4,7 +4,8 @@ A question is searched with its conversation only when it shows that it needs it
 when the search with the conversation is the better-supported reading:
 
 1. ``cues``: evidence in the question's own words that it leans on what came before: a
-   reference word (it, they, he, she, there, then, that ..., "this story"), an ellipsis
+   reference word (it, they, he, she, there, then, that ..., "this story"; not "this week",
+   the existential "there is", nor a possessive after a name the question gives), an ellipsis
    ("and in 2019?", "what about Daily NK?"), or too few content words to stand alone.
    Without a cue the question is searched alone, exactly as if it had no history.
 2. ``thread``: the earlier question(s) it continues: the latest earlier question that stands
@@ -37,6 +38,21 @@ GENERIC_NOUNS = (
     "project|game|match|team|book|film|show|document|study|survey|figure|number|amount|one|ones")
 _DEMONSTRATIVE = re.compile(
     rf"\b(?:that|this|those|these)\b(?:\s*[?.!]*\s*$|\s+(?:{GENERIC_NOUNS})s?\b)", re.I)
+# "this week", "these days": the time of asking, read against the question's day (qa/timewords.py),
+# not something named earlier ("that year" still is).
+_DEICTIC_TIME = re.compile(
+    r"\b(?:this|these)\s+(?:past\s+|coming\s+)?(?:year|day|month|week|weekend|time|period|season|"
+    r"quarter|decade|century|morning|afternoon|evening)s?\b", re.I)
+# Existential "there" ("how many are there in Warsaw?", "there were ...") points at no place.
+_EXISTENTIAL_THERE = re.compile(
+    r"\b(?:is|are|was|were|be|been)\s+there\b(?!\s*[?.!]*\s*$)|"
+    r"\bthere\s+(?:is|are|was|were|be|been|exist|exists|existed|remain|remains|remained)\b", re.I)
+# A possessive determiner names its owner in the question itself when a name comes before it
+# ("Why did Tesla leave his job?", "What did North Korean smugglers ask their partners for?"):
+# the usual reading in English. Object pronouns (it, them, him) cannot stand for their own
+# clause's subject, and a possessive with no name before it ("What was his profession?") still
+# points back.
+POSSESSIVES = frozenset("its their his her".split())
 _ELLIPSIS = re.compile(r"^\s*(?:and|but|also|so|what about|how about|same for|as for)\b", re.I)
 _WORD = re.compile(r"[\w'’]+")
 MIN_CONTENT_WORDS = 3  # fewer content words than this: too vague to be searched alone
@@ -56,10 +72,33 @@ class Cues(NamedTuple):
         return self.reference or self.ellipsis or self.vague
 
 
+def _named_before(words: Sequence[str], i: int) -> bool:
+    """Whether a capitalised word (a name) comes before ``words[i]``, the question's first word
+    aside (capitalised as the start of a sentence)."""
+    return any(w[:1].isupper() for w in words[1:i])
+
+
+def _unthere(match: re.Match) -> str:
+    return re.sub("there", "_", match.group(0), flags=re.I)
+
+
+def reference_words(question: str) -> list[str]:
+    """The words of ``question`` that stand for something named earlier in the conversation
+    (see ``REFERENCE_WORDS``, ``POSSESSIVES``; "this week" and existential "there" excluded)."""
+    text = _EXISTENTIAL_THERE.sub(_unthere, _DEICTIC_TIME.sub(" ", question))
+    words = _WORD.findall(text)
+    found = []
+    for i, word in enumerate(words):
+        w = word.lower().replace("’", "'")
+        if w in REFERENCE_WORDS and not (w in POSSESSIVES and _named_before(words, i)):
+            found.append(word)
+    found.extend(m.group(0) for m in _DEMONSTRATIVE.finditer(text))
+    return found
+
+
 def cues(question: str) -> Cues:
     """The evidence in ``question`` itself that it continues the conversation."""
-    words = {w.lower().replace("’", "'") for w in _WORD.findall(question)}
-    reference = bool(words & REFERENCE_WORDS) or bool(_DEMONSTRATIVE.search(question))
+    reference = bool(reference_words(question))
     return Cues(reference, bool(_ELLIPSIS.match(question)), len(set(tokenize(question))) < MIN_CONTENT_WORDS)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.history import cues, expanded_query, own_support, prefer_history, thread
+from qa.history import cues, expanded_query, own_support, prefer_history, reference_words, thread
 
 
 def test_reference_words_ellipsis_and_vagueness_are_cues():
@@ -16,6 +16,26 @@ def test_reference_words_ellipsis_and_vagueness_are_cues():
     assert not cues("Which NFL team represented the AFC at Super Bowl 50?")
     # a relative "that" names nothing earlier
     assert not cues("What is the name of the company that built the bridge in 1930?")
+
+
+def test_words_that_name_nothing_earlier_are_not_cues():
+    # a possessive after a name the question gives stands for that name
+    assert not cues("Why did Tesla leave his job in Graz in December 1878?")
+    assert not cues("What did North Korean traders ask their Chinese partners to send?")
+    # ... but with no name before it, it points back; object pronouns always do
+    assert reference_words("What was his profession?") == ["his"]
+    assert cues("Which of its missions first orbited another celestial body?").reference
+    assert cues("What did Tesla's friends think had happened to him?").reference
+    # "this week" is the day of asking (read against as_of); "that year" was named earlier
+    assert not cues("Which airline announced a new route to Asia this week?")
+    assert not cues("Which country held elections these past months?")
+    assert cues("Which team won the league that year?").reference
+    assert cues("What was this report based on?").reference
+    # existential "there" points at no place; a place "there" does
+    assert not cues("How many natural reserves are there in Warsaw?")
+    assert not cues("There were how many bridges over the Vistula in 1900?")
+    assert reference_words("How much was he paid there?") == ["he", "there"]
+    assert cues("Who was there?").reference  # at the end: the place named before
 
 
 def test_the_thread_is_the_standalone_question_and_its_follow_ups():

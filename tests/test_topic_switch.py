@@ -40,3 +40,24 @@ def test_topic_switch_rows_and_follow_ups_with_and_without_history(sample_index)
                     "hybrid · after another topic", "hybrid · follow-ups without history"]
     variants = {r["variant"] for r in result["per_question"]}
     assert variants == {"asked", "after_topic_switch", "follow_up_without_history"}
+
+
+@pytest.mark.model
+def test_a_possessive_after_a_name_keeps_a_new_topic_alone(sample_index):
+    """A question whose reference-looking word stands for a name it gives itself ("Kim ... his
+    visit", "smugglers ... their partners") is a new topic: after another question it is searched
+    alone and answers as it does alone (before, such a question could be dragged to the earlier
+    question's article)."""
+    import re
+
+    from qa import Engine
+    engine = Engine.open(sample_index)
+    named_then_possessive = re.compile(r"^\S+\s.*\b[A-Z]\w*\b.*\b(?:its|their|his)\b")
+    pairs = [(q, s) for q, s in topic_switch_pairs(load_questions(SHIPPED))
+             if named_then_possessive.search(q.question)]
+    assert len(pairs) >= 3
+    for q, switched in pairs:
+        alone = engine.ask(q.question, k=5)
+        after = engine.ask(q.question, k=5, history=list(switched.history))
+        assert after.history_used == [], q.id
+        assert [p.doc_id for p in after.passages] == [p.doc_id for p in alone.passages], q.id
