@@ -142,11 +142,6 @@ def credit_spans(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[in
     "/ Agency", only that tail is a credit (the caption itself is article text).
 
     ``lo``, ``hi``: only the blocks that overlap ``text[lo:hi]`` are read (a passage's own)."""
-    return [(a, b) for a, b, _ in _credit_blocks(text, lo, hi)]
-
-
-def _credit_blocks(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int, list[Credit]]]:
-    """``credit_spans`` with the credits each block gives."""
     hi = len(text) if hi is None else hi
     spans = []
     for m in BLOCK.finditer(text):
@@ -161,11 +156,11 @@ def _credit_blocks(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[
         slash = CAPTION_SLASH.search(block) if all(c.role == "photographer" for c in found) else None
         label = PHOTO_LABEL.search(block) if slash is None and all(c.role == "photographer" for c in found) else None
         if slash and len(block.split()) > 8:
-            spans.append((m.start() + slash.start() + 1, m.end(), found))
+            spans.append((m.start() + slash.start() + 1, m.end()))
         elif label and label.start() > 0 and len(block[:label.start()].split()) > 8:
-            spans.append((m.start() + label.start(), m.end(), found))
+            spans.append((m.start() + label.start(), m.end()))
         else:
-            spans.append((m.start(), m.end(), found))
+            spans.append((m.start(), m.end()))
     return spans
 
 
@@ -227,7 +222,6 @@ def credit_sentences(text: str, spans: Iterable[tuple[int, int]],
                      blocks: Iterable[tuple[int, int]] | None = None) -> list[bool]:
     """For each sentence span of ``text``, whether it lies mostly inside a credit block
     (``blocks``: ``credit_spans(text)``, or those of them around the spans)."""
-    spans = list(spans)
     if blocks is None:
         blocks = credit_spans(text)
     flags = []
@@ -280,10 +274,9 @@ def choose_highlight(question: str, article: str, doc_text: str, sentences: list
     if not spans:
         return Highlight(best[0], best[1], False)
     # Only the credit blocks around the passage's sentences can flag or name one of them.
-    found = _credit_blocks(doc_text, min(s for s, _ in spans), max(e for _, e in spans))
-    if not found:
+    blocks = credit_spans(doc_text, min(s for s, _ in spans), max(e for _, e in spans))
+    if not blocks:
         return Highlight(best[0], best[1], False)
-    blocks = [(a, b) for a, b, _ in found]
     flags = credit_sentences(doc_text, spans, blocks)
     asked = set(tokenize(question))
     about = [(a, b) for a, b in blocks  # credit blocks naming a person (two words or more) the question names
