@@ -1,6 +1,7 @@
 """Load: ``serve.py`` on loopback, driven by N concurrent ``gradio_client`` clients.
 
     .venv/bin/python benchmarks/bench_load.py [--clients 1 8 32] [--seconds 20] [--index DIR]
+        [--api gradio gradio-plain json] [--code DIR]
 
 Starts ``python serve.py`` on 127.0.0.1 at a free port (an index of the sample corpus is built
 first when none is given), then for each N runs N clients at once, each asking the questions of
@@ -8,6 +9,12 @@ first when none is given), then for each N runs N clients at once, each asking t
 a loop for a bounded time. Prints a Markdown table: answers, errors (must be 0), throughput
 (answers/s), latency p50/p95/max per N, then the command and the machine's load. Exits 1 when
 any request failed. The server is stopped at the end, whatever happens.
+
+``--api``: ``gradio`` is ``gradio_client`` as it comes; ``gradio-plain`` the same client made
+with ``ssl_verify=False``, which over a plain ``http://`` URL changes nothing but the CA bundle
+httpx loads for each new connection (twice an answer: the queue join and the event stream
+the server closes after each answer); ``json`` is ``POST /api/ask``. ``--code DIR`` serves
+another checkout's ``serve.py`` and ``qa`` (e.g. the code before a change) to the same clients.
 
 Only loopback: the server binds 127.0.0.1 and the clients talk to nothing else. Every loop is
 bounded in time and count: a client stops at the deadline (after its first answer) or after
@@ -62,7 +69,8 @@ def ensure_index(index: Path | None, corpus: Path = ROOT / "corpus") -> Path:
 
 @contextmanager
 def served(index: Path, corpus: Path | None = None, log: Path | None = None,
-           start_timeout: float = 600, until: str = "Ready:", extra: tuple[str, ...] = ()) -> Iterator[str]:
+           start_timeout: float = 600, until: str = "Ready:", extra: tuple[str, ...] = (),
+           code: Path = ROOT) -> Iterator[str]:
     """``python serve.py --index INDEX`` on a free loopback port; yields its URL once the log
     shows ``until`` (default: the model is loaded); always stops it.
 
@@ -73,14 +81,14 @@ def served(index: Path, corpus: Path | None = None, log: Path | None = None,
     log = log or WORK / f"serve-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     corpus = corpus or index.parent / f".no-corpus-{port}"
-    env = {**os.environ, **QUIET_ENV}
+    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(code)}
     for name in ("QA_AUTH", "QA_AUTH_FILE"):
         env.pop(name, None)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "serve.py"), "--index", str(index), "--corpus", str(corpus),
+            [sys.executable, str(code / "serve.py"), "--index", str(index), "--corpus", str(corpus),
              "--host", HOST, "--port", str(port), *extra],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            cwd=code, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + start_timeout
         while until not in log.read_text(errors="replace"):
@@ -116,7 +124,8 @@ class Run:
 def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, list[str]]],
           request_timeout: float = 120.0, max_per_client: int = 10_000, k: int = 5, api: str = "gradio") -> Run:
     """``clients`` clients asking in a loop for ``seconds`` (each answers at least once): gradio
-    clients of ``/ask``, or (``api="json"``) plain HTTP clients of ``POST /api/ask``."""
+    clients of ``/ask`` (``api="gradio-plain"``: made with ``ssl_verify=False``), or
+    (``api="json"``) plain HTTP clients of ``POST /api/ask``."""
     from gradio_client import Client
 
     run = Run(clients, api=api, per_client=[0] * clients)
@@ -171,7 +180,7 @@ def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, lis
         try:
             # httpx's own 5 s would count a slow answer as an error: the run's timeout decides.
             client = Client(url, verbose=False, analytics_enabled=False, download_files=False,
-                            httpx_kwargs={"timeout": request_timeout})
+                            httpx_kwargs={"timeout": request_timeout}, ssl_verify=api != "gradio-plain")
         except Exception as exc:  # noqa: BLE001 - a failed connection is an error of the run
             with lock:
                 run.errors.append(f"client {number} could not connect: {type(exc).__name__}: {exc}")
@@ -246,7 +255,8 @@ def table(runs: list[Run]) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         ms = [x * 1000 for x in r.latencies]
-        lines.append(f"| {'POST /api/ask' if r.api == 'json' else 'gradio /ask'} | {r.clients} | {r.answers:,} | {len(r.errors)} | {r.throughput:.1f} | "
+        name = {"json": "POST /api/ask", "gradio-plain": "gradio /ask, ssl_verify=False"}.get(r.api, "gradio /ask")
+        lines.append(f"| {name} | {r.clients} | {r.answers:,} | {len(r.errors)} | {r.throughput:.1f} | "
                      f"{pct(ms, 50):.0f} | {pct(ms, 95):.0f} | {max(ms, default=float('nan')):.0f} | "
                      f"{min(r.per_client, default=0)} | {pct([x * 1000 for x in r.engine], 50):.0f} | "
                      f"{pct([(a - b) * 1000 for a, b in zip(r.latencies, r.engine)], 50):.0f} |")
@@ -263,8 +273,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="a request slower than this is an error (default: 120 s)")
     parser.add_argument("--max-per-client", type=int, default=10_000,
                         help="a client stops after this many answers (default: 10000)")
-    parser.add_argument("--api", nargs="+", choices=["gradio", "json"], default=["gradio"],
-                        help="which API the clients call: gradio /ask, json POST /api/ask, or both (default: gradio)")
+    parser.add_argument("--api", nargs="+", choices=["gradio", "gradio-plain", "json"], default=["gradio"],
+                        help="which API the clients call: gradio /ask (gradio-plain: the client with "
+                             "ssl_verify=False), json POST /api/ask; several in turn (default: gradio)")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="the checkout whose serve.py and qa are served (default: this one)")
     args = parser.parse_args(argv)
     if not all(1 <= n <= 256 for n in args.clients) or not 0 < args.seconds <= 3600:
         parser.error("clients must be 1..256 and seconds 0..3600")
@@ -273,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_questions()
     index = ensure_index(args.index)
     runs = []
-    with served(index) as url:
+    with served(index, code=args.code.resolve()) as url:
         warm = drive(url, 1, 0, questions)  # one answer first: the first request pays for warm-up
         if warm.errors:
             print("warm-up failed:", *warm.errors, sep="\n  ", file=sys.stderr)
@@ -287,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 *(argv if argv is not None else sys.argv[1:])])
     print(table(runs))
     print(f"\n`{command}` — serve.py on {HOST} with index {index}, {len(questions)} questions of "
-          f"tests/data/news_questions.jsonl asked in turn, k=5; wall {time.perf_counter() - started:.0f} s, "
+          f"tests/data/news_questions.jsonl asked in turn, k=5; code {args.code.resolve()}; wall {time.perf_counter() - started:.0f} s, "
           f"{os.cpu_count()} CPUs, load average (1/5/15 min) {load}, {time.strftime('%Y-%m-%d %H:%M')}")
     for r in runs:
         for message in r.errors[:10]:

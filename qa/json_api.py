@@ -7,9 +7,10 @@ login set, the same users: HTTP Basic credentials or the page's login cookie; an
 gets 401.
 
 Questions that arrive while others are being answered wait in a queue; a worker takes every
-question waiting at that moment and answers those of the same ``k`` and filters together with
-``ask_many`` (one batched query encode, from one pinned generation). Two workers, as the chat
-runs two questions at once on two cores.
+question waiting at that moment and answers those of the same ``k``, filters and timeline
+together with ``ask_many`` (one batched query encode, from one pinned generation). Two workers,
+as the chat runs two questions at once on two cores. The Gradio ``/ask`` API (``qa.web``) hands
+its questions to the same batcher.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from fastapi.responses import JSONResponse
 from .engine import clean_question
 from .settings import MAX_K_SHOWN
 from .store import IndexProblem
+from .timewords import as_of_day
 from .web import generation_of, pinned
 
 ROUTE = "/api/ask"
@@ -46,9 +48,11 @@ class AskBatcher:
             thread.start()
 
     def submit(self, question: str, k: int = 5, history: list[str] | None = None,
-               filters: dict | None = None) -> Future:
+               filters: dict | None = None, timeline: bool = False, as_of: str | None = None) -> Future:
+        """A future of the answer's JSON (``Answer.to_dict()`` and its ``generation``), or of
+        the ValueError a bad question, k or filter gets."""
         future: Future = Future()
-        self._queue.put((question, k, history, filters, future))
+        self._queue.put((question, k, history, filters, future, bool(timeline), as_of))
         return future
 
     def _work(self) -> None:
@@ -61,10 +65,11 @@ class AskBatcher:
                     break
             groups: dict[str, list] = {}
             for item in batch:
-                question, k, history, filters, future = item
+                question, k, history, filters, future, timeline = item[:6]
                 try:
-                    clean_question(question)  # a bad question fails alone, not its batch
-                    key = json.dumps([k, filters], sort_keys=True, default=str)
+                    clean_question(question)  # a bad question or day fails alone, not its batch
+                    as_of_day(item[6])
+                    key = json.dumps([k, filters, timeline], sort_keys=True, default=str)
                 except (ValueError, TypeError) as exc:
                     future.set_exception(ValueError(str(exc)))
                     continue
@@ -73,12 +78,12 @@ class AskBatcher:
                 self._answer(items)
 
     def _answer(self, items: list) -> None:
-        k, filters = items[0][1], items[0][3]
+        k, filters, timeline = items[0][1], items[0][3], items[0][5]
         self.largest_batch = max(self.largest_batch, len(items))
         try:
             with pinned(self.engine) as one:
                 answers = one.ask_many([i[0] for i in items], k=k, histories=[i[2] for i in items],
-                                       filters=filters)
+                                       filters=filters, timeline=timeline, as_of=[i[6] for i in items])
                 generation = generation_of(one)
         except (ValueError, TypeError, IndexProblem) as exc:
             for item in items:
@@ -126,11 +131,12 @@ def parse_request(body: bytes) -> tuple[str, int, list[str] | None, dict | None]
 
 def add_json_api(blocks: Any, engine: Any, auth: list[tuple[str, str]] | None = None,
                  batcher: AskBatcher | None = None) -> AskBatcher:
-    """Add ``POST /api/ask`` to a launched Gradio app (``blocks.server_app``)."""
+    """Add ``POST /api/ask`` to a launched Gradio app (``blocks.server_app``); its questions go to
+    ``batcher``, by default the one the app's Gradio ``/ask`` API uses."""
     import hmac
 
     server = blocks.server_app
-    batcher = batcher or AskBatcher(engine)
+    batcher = batcher or getattr(blocks, "qa_batcher", None) or AskBatcher(engine)
     users = dict(auth or [])
 
     def allowed(request: Request) -> bool:

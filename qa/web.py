@@ -9,6 +9,7 @@ text.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import heapq
 import hmac
@@ -163,12 +164,17 @@ def create_app(
     concurrency_limit: int = 2,
     watcher: Any = None,
     archive_every: float = 3.0,
+    batcher: Any = None,
 ) -> gr.Blocks:
     """The chat app over ``engine`` (an ``Engine`` or a ``qa.follow.LiveEngine``); votes go to
     ``feedback_path`` (default: QA_FEEDBACK, else ``feedback.jsonl`` in the index folder, which
     git ignores). With a live engine or a ``watcher`` (``qa.follow.CorpusWatcher``), a line
-    under the title says every ``archive_every`` seconds how the archive changed."""
+    under the title says every ``archive_every`` seconds how the archive changed. The ``/ask``
+    API answers through ``batcher`` (a ``qa.json_api.AskBatcher``; default: a new one)."""
+    from .json_api import AskBatcher  # it imports this module
+
     settings = settings or Settings.from_env()
+    batcher = batcher or AskBatcher(engine)
     feedback = FeedbackLog(
         feedback_path or os.environ.get("QA_FEEDBACK") or Path(settings.index) / "feedback.jsonl"
     )
@@ -269,7 +275,7 @@ def create_app(
         feedback.append(feedback_record(turns[turn], verdict, comment or ""))
         return "", render.status_html("Thank you: your feedback was saved.")
 
-    def api_ask(
+    async def api_ask(
         question: str, k: int = 5, history: list[str] | None = None, filters: dict | None = None,
         timeline: bool = False, as_of: str | None = None,
     ) -> dict:
@@ -278,20 +284,16 @@ def create_app(
         the earlier questions it searched with (``history_used``). ``timeline``: one passage
         per article, by the article's date. ``as_of``: the day the question is asked,
         YYYY-MM-DD (default today)."""
+        # Answered by the batcher that POST /api/ask uses: the questions waiting at that moment
+        # share one query encode, from one generation; no worker thread waits meanwhile.
         try:
             k = max(1, min(int(k), MAX_K_SHOWN))
             history = [str(h) for h in (history or [])]
-            with pinned(engine) as one:
-                answer = one.ask(str(question), k=k, history=history or None, filters=filters or None,
-                                 timeline=bool(timeline),
-                                 as_of=str(as_of).strip() or None if as_of else None)
-                generation = generation_of(one)
+            day = str(as_of).strip() or None if as_of else None
+            return await asyncio.wrap_future(batcher.submit(
+                str(question), k, history or None, filters or None, timeline=bool(timeline), as_of=day))
         except (ValueError, TypeError, IndexProblem) as exc:
             raise gr.Error(str(exc)) from None
-        result = answer.to_dict()
-        if generation:
-            result["generation"] = generation  # every passage is from this generation
-        return result
 
     private = {"api_visibility": "private"}
     engine_queue = {"concurrency_id": "engine", "concurrency_limit": concurrency_limit}
@@ -396,7 +398,10 @@ def create_app(
         # Today at each page load, in the browser, so that a day the user has already typed in
         # the box (before the page finished loading) is kept, not overwritten by a reply.
         app.load(None, as_of, as_of, js=TODAY_UNLESS_TYPED_JS % json.dumps(served_day), **private)
-        gr.api(api_ask, api_name=API_NAME, **engine_queue)
+        # Its own queue: each waiting question holds no thread, and up to a batch of them wait
+        # together for the batcher (whose two workers are the engine's concurrency).
+        gr.api(api_ask, api_name=API_NAME, concurrency_id="api", concurrency_limit=batcher.max_batch)
+        app.qa_batcher = batcher  # for qa.json_api.add_json_api: one batcher for both APIs
         if live:
             def page_opened():
                 return getattr(engine, "seq", 0), archive_line(engine, getattr(engine, "seq", 0), watcher)

@@ -114,3 +114,84 @@ def test_parse_request_refuses_what_is_not_an_ask():
                           (b'{"question": "q", "history": "x"}', "history"), (b'{"question": "q", "filters": []}', "filters")):
         with pytest.raises(ValueError, match=message):
             parse_request(body)
+
+
+class Gated:
+    """The real engine, whose ``ask_many`` waits for ``gate`` and records each batch's size:
+    the questions that arrive meanwhile wait in the batcher's queue together."""
+
+    def __init__(self, engine):
+        import threading
+
+        self.engine, self.gate, self.batches = engine, threading.Event(), []
+        self.waiting = threading.Event()  # set when a batch is held at the gate
+
+    def ask_many(self, questions, **kwargs):
+        self.waiting.set()
+        assert self.gate.wait(timeout=120)
+        self.batches.append(len(questions))
+        return self.engine.ask_many(questions, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+
+def test_gradio_ask_questions_that_wait_together_share_one_batch(sample_engine):
+    """The Gradio ``/ask`` API hands its questions to the batcher POST /api/ask uses: questions
+    asked while the engine is busy are answered in one ``ask_many``, each as if alone."""
+    import concurrent.futures
+    import time
+
+    from gradio_client import Client
+
+    from qa.web import create_app, launch
+
+    gated = Gated(sample_engine)
+    batcher = AskBatcher(gated, workers=1)
+    app = create_app(gated, sample_engine.settings, batcher=batcher)
+    port = free_port()
+    launch(app, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        assert add_json_api(app, gated) is batcher  # one batcher for both APIs
+        url = f"http://127.0.0.1:{port}/"
+        first = Client(url, verbose=False).submit(SEAFOOD, 3, [], None, api_name="/ask")
+        assert gated.waiting.wait(timeout=120)  # the one worker holds the first question
+        questions = ["Which minerals were smuggled into China?", "How do Chinese boats reach North Korean ships at sea?",
+                     "Who reported it?"]
+        clients = [Client(url, verbose=False) for _ in questions]
+        jobs = [c.submit(q, 3, [SEAFOOD], None, api_name="/ask") for c, q in zip(clients, questions)]
+        deadline = time.monotonic() + 120
+        while batcher._queue.qsize() < len(questions):  # all three wait behind the first
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        gated.gate.set()
+        answers = [job.result(timeout=120) for job in jobs]
+        assert first.result(timeout=120)["passages"]
+    finally:
+        gated.gate.set()
+        app.close()
+    assert gated.batches == [1, len(questions)]
+    for q, got in zip(questions, answers):
+        alone = sample_engine.ask(q, k=3, history=[SEAFOOD]).to_dict()
+        assert got["question"] == q and got["history_used"] == alone["history_used"]
+        assert [p["doc_id"] for p in got["passages"]] == [p["doc_id"] for p in alone["passages"]]
+
+
+def test_a_bad_day_or_a_timeline_in_a_batch_is_answered_alone(sample_engine):
+    gated = Gated(sample_engine)
+    batcher = AskBatcher(gated, workers=1)
+    blocker = batcher.submit(SEAFOOD, k=3)
+    assert gated.waiting.wait(timeout=120)
+    plain = batcher.submit(SEAFOOD, k=3, as_of="2019-03-01")
+    bad_day = batcher.submit(SEAFOOD, k=3, as_of="yesterday")
+    timeline = batcher.submit(SEAFOOD, k=3, timeline=True, as_of="2019-03-01")
+    gated.gate.set()
+    blocker.result(timeout=120)
+    with pytest.raises(ValueError, match="as_of"):
+        bad_day.result(timeout=120)
+    for future, as_timeline in ((plain, False), (timeline, True)):
+        alone = sample_engine.ask(SEAFOOD, k=3, timeline=as_timeline, as_of="2019-03-01").to_dict()
+        got = future.result(timeout=120)
+        assert [p["doc_id"] for p in got["passages"]] == [p["doc_id"] for p in alone["passages"]]
+        assert got["timeline"] is as_timeline
+    assert sorted(gated.batches) == [1, 1, 1]  # the timeline was not searched with the plain question
