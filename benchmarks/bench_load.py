@@ -7,7 +7,8 @@ Starts ``python serve.py`` on 127.0.0.1 at a free port (an index of the sample c
 first when none is given), then for each N runs N clients at once, each asking the questions of
 ``tests/data/news_questions.jsonl`` (follow-ups with their history) through the ``/ask`` API in
 a loop for a bounded time. Prints a Markdown table: answers, errors (must be 0), throughput
-(answers/s), latency p50/p95/max per N, then the command and the machine's load. Exits 1 when
+(answers/s), latency p50/p95/max per N, the CPU the server and the clients (all in this process,
+on the same cores) spent per answer, then the command and the machine's load. Exits 1 when
 any request failed. The server is stopped at the end, whatever happens.
 
 ``--api``: ``gradio`` is ``gradio_client`` as it comes; ``gradio-plain`` the same client made
@@ -97,9 +98,24 @@ def served(index: Path, corpus: Path | None = None, log: Path | None = None,
             if time.monotonic() > deadline:
                 raise RuntimeError(f"serve.py not ready after {start_timeout:.0f} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield f"http://{HOST}:{port}/"
+        url = f"http://{HOST}:{port}/"
+        SERVER_PIDS[url] = process.pid
+        yield url
     finally:
+        SERVER_PIDS.pop(f"http://{HOST}:{port}/", None)
         stop(process)
+
+
+SERVER_PIDS: dict[str, int] = {}  # the URL of each running served() -> its serve.py's pid
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (``/proc``), nan if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return float("nan")
 
 
 @dataclass
@@ -111,6 +127,11 @@ class Run:
     errors: list[str] = field(default_factory=list)
     per_client: list[int] = field(default_factory=list)
     engine: list[float] = field(default_factory=list)  # each answer's own Engine.ask seconds
+    server_cpu: float = float("nan")  # CPU seconds serve.py used during the run
+    client_cpu: float = float("nan")  # CPU seconds this process (all its clients) used meanwhile
+
+    def per_answer_ms(self, cpu: float) -> float:
+        return cpu * 1000 / self.answers if self.answers else float("nan")
 
     @property
     def answers(self) -> int:
@@ -132,9 +153,12 @@ def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, lis
     lock = threading.Lock()
     start: dict[str, float] = {}
 
+    pid = SERVER_PIDS.get(url)
+
     def go() -> None:  # run by one thread when all have connected, before any is let go
         start["t0"] = time.perf_counter()
         start["deadline"] = start["t0"] + seconds
+        start["client_cpu"], start["server_cpu"] = time.process_time(), cpu_seconds(pid)
 
     ready = threading.Barrier(clients + 1, action=go)
 
@@ -236,6 +260,9 @@ def drive(url: str, clients: int, seconds: float, questions: list[tuple[str, lis
     if any(t.is_alive() for t in threads):
         run.errors.append("some clients were still waiting at the end")
     run.seconds = start.get("last", start["t0"]) - start["t0"]
+    # From the start until every client is done: what the clients and the server cost the cores.
+    run.client_cpu = time.process_time() - start["client_cpu"]
+    run.server_cpu = cpu_seconds(pid) - start["server_cpu"]
     return run
 
 
@@ -251,15 +278,17 @@ def pct(values: list[float], q: float) -> float:
 
 def table(runs: list[Run]) -> str:
     lines = ["| API | clients | answers | errors | throughput (answers/s) | p50 latency (ms) | p95 latency (ms) "
-             "| max latency (ms) | fewest answers of a client | p50 in Engine.ask (ms) | p50 beyond Engine.ask (ms) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| max latency (ms) | fewest answers of a client | p50 in Engine.ask (ms) | p50 beyond Engine.ask (ms) "
+             "| server CPU per answer (ms) | clients' CPU per answer (ms) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         ms = [x * 1000 for x in r.latencies]
         name = {"json": "POST /api/ask", "gradio-plain": "gradio /ask, ssl_verify=False"}.get(r.api, "gradio /ask")
         lines.append(f"| {name} | {r.clients} | {r.answers:,} | {len(r.errors)} | {r.throughput:.1f} | "
                      f"{pct(ms, 50):.0f} | {pct(ms, 95):.0f} | {max(ms, default=float('nan')):.0f} | "
                      f"{min(r.per_client, default=0)} | {pct([x * 1000 for x in r.engine], 50):.0f} | "
-                     f"{pct([(a - b) * 1000 for a, b in zip(r.latencies, r.engine)], 50):.0f} |")
+                     f"{pct([(a - b) * 1000 for a, b in zip(r.latencies, r.engine)], 50):.0f} | "
+                     f"{r.per_answer_ms(r.server_cpu):.0f} | {r.per_answer_ms(r.client_cpu):.0f} |")
     return "\n".join(lines)
 
 

@@ -34,6 +34,8 @@ def test_eight_clients_for_a_few_seconds_get_answers_and_no_errors(sample_index,
     assert run.errors == []
     assert len(run.per_client) == CLIENTS and min(run.per_client) >= 1, run.per_client
     assert run.answers == sum(run.per_client)
+    # The CPU columns: the server's (its pid from served()) and the clients' were both measured.
+    assert run.server_cpu > 0 and run.client_cpu > 0, (run.server_cpu, run.client_cpu)
     print("\n" + bench.table([run]))
 
 
