@@ -218,12 +218,9 @@ def story_match(question: str, article: str) -> float:
     return len(words & have) / len(words)
 
 
-def credit_sentences(text: str, spans: Iterable[tuple[int, int]],
-                     blocks: Iterable[tuple[int, int]] | None = None) -> list[bool]:
-    """For each sentence span of ``text``, whether it lies mostly inside a credit block
-    (``blocks``: ``credit_spans(text)``, or those of them around the spans)."""
-    if blocks is None:
-        blocks = credit_spans(text)
+def credit_sentences(spans: Iterable[tuple[int, int]], blocks: list[tuple[int, int]]) -> list[bool]:
+    """For each sentence span, whether it lies mostly inside one of the credit ``blocks``
+    (``credit_spans`` of the text, or those of them around the spans)."""
     flags = []
     for s, e in spans:
         inside = sum(max(0, min(e, b) - max(s, a)) for a, b in blocks)
@@ -277,7 +274,7 @@ def choose_highlight(question: str, article: str, doc_text: str, sentences: list
     blocks = credit_spans(doc_text, min(s for s, _ in spans), max(e for _, e in spans))
     if not blocks:
         return Highlight(best[0], best[1], False)
-    flags = credit_sentences(doc_text, spans, blocks)
+    flags = credit_sentences(spans, blocks)
     asked = set(tokenize(question))
     about = [(a, b) for a, b in blocks  # credit blocks naming a person (two words or more) the question names
              if any(c.role != "photographer" and _personal(c.name) and set(tokenize(c.name)) <= asked

@@ -20,7 +20,7 @@ import json
 import queue
 import threading
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -33,6 +33,17 @@ from .web import generation_of, pinned
 
 ROUTE = "/api/ask"
 MAX_BODY = 64 * 1024
+
+
+class _Asked(NamedTuple):
+    """One submitted question, waiting for its batch."""
+    question: str
+    k: int
+    history: list[str] | None
+    filters: dict | None
+    timeline: bool
+    as_of: str | None
+    future: Future
 
 
 class AskBatcher:
@@ -52,7 +63,7 @@ class AskBatcher:
         """A future of the answer's JSON (``Answer.to_dict()`` and its ``generation``), or of
         the ValueError a bad question, k or filter gets."""
         future: Future = Future()
-        self._queue.put((question, k, history, filters, future, bool(timeline), as_of))
+        self._queue.put(_Asked(question, k, history, filters, bool(timeline), as_of, future))
         return future
 
     def _work(self) -> None:
@@ -65,39 +76,39 @@ class AskBatcher:
                     break
             groups: dict[str, list] = {}
             for item in batch:
-                question, k, history, filters, future, timeline = item[:6]
                 try:
-                    clean_question(question)  # a bad question or day fails alone, not its batch
-                    as_of_day(item[6])
-                    key = json.dumps([k, filters, timeline], sort_keys=True, default=str)
+                    clean_question(item.question)  # a bad question or day fails alone, not its batch
+                    as_of_day(item.as_of)
+                    key = json.dumps([item.k, item.filters, item.timeline], sort_keys=True, default=str)
                 except (ValueError, TypeError) as exc:
-                    future.set_exception(ValueError(str(exc)))
+                    item.future.set_exception(ValueError(str(exc)))
                     continue
                 groups.setdefault(key, []).append(item)
             for items in groups.values():
                 self._answer(items)
 
-    def _answer(self, items: list) -> None:
-        k, filters, timeline = items[0][1], items[0][3], items[0][5]
+    def _answer(self, items: list[_Asked]) -> None:
+        first = items[0]  # the batch shares its k, filters and timeline
         self.largest_batch = max(self.largest_batch, len(items))
         try:
             with pinned(self.engine) as one:
-                answers = one.ask_many([i[0] for i in items], k=k, histories=[i[2] for i in items],
-                                       filters=filters, timeline=timeline, as_of=[i[6] for i in items])
+                answers = one.ask_many([i.question for i in items], k=first.k,
+                                       histories=[i.history for i in items], filters=first.filters,
+                                       timeline=first.timeline, as_of=[i.as_of for i in items])
                 generation = generation_of(one)
         except (ValueError, TypeError, IndexProblem) as exc:
             for item in items:
-                item[4].set_exception(ValueError(str(exc)))
+                item.future.set_exception(ValueError(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - every waiting client gets an answer or an error
             for item in items:
-                item[4].set_exception(exc)
+                item.future.set_exception(exc)
             return
         for item, answer in zip(items, answers):
             result = answer.to_dict()
             if generation:
                 result["generation"] = generation
-            item[4].set_result(result)
+            item.future.set_result(result)
 
 
 def parse_request(body: bytes) -> tuple[str, int, list[str] | None, dict | None]:
