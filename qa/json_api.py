@@ -1,7 +1,7 @@
 """``POST /api/ask``: the Gradio ``/ask`` API as one plain JSON request, with batched encoding.
 
-The body is ``{"question": ..., "k": 5, "history": [...], "filters": {...}}`` (the arguments of
-``/ask``); the reply is the same answer JSON (``Answer.to_dict()`` and the ``generation`` it
+The body is ``{"question": ..., "k": 5, "history": [...], "filters": {...}, "timeline": false,
+"as_of": "2022-06-16"}`` (the arguments of ``/ask``; all but the question optional); the reply is the same answer JSON (``Answer.to_dict()`` and the ``generation`` it
 came from), or ``{"error": message}`` with status 400 for a bad question, k or filter. With a
 login set, the same users: HTTP Basic credentials or the page's login cookie; anything else
 gets 401.
@@ -111,7 +111,20 @@ class AskBatcher:
             item.future.set_result(result)
 
 
-def parse_request(body: bytes) -> tuple[str, int, list[str] | None, dict | None]:
+class AskRequest(NamedTuple):
+    """The arguments of one ``POST /api/ask``, as ``AskBatcher.submit`` takes them."""
+    question: str
+    k: int
+    history: list[str] | None
+    filters: dict | None
+    timeline: bool
+    as_of: str | None
+
+
+FIELDS = ("question", "k", "history", "filters", "timeline", "as_of")
+
+
+def parse_request(body: bytes) -> AskRequest:
     """The arguments of one request; ValueError with a message for the client."""
     if len(body) > MAX_BODY:
         raise ValueError(f"The request is larger than {MAX_BODY // 1024} KB")
@@ -121,9 +134,9 @@ def parse_request(body: bytes) -> tuple[str, int, list[str] | None, dict | None]
         raise ValueError("The body must be a JSON object: {\"question\": \"...\", \"k\": 5}") from None
     if not isinstance(data, dict) or "question" not in data:
         raise ValueError("The body must be a JSON object with a \"question\"")
-    unknown = set(data) - {"question", "k", "history", "filters"}
+    unknown = set(data) - set(FIELDS)
     if unknown:
-        raise ValueError(f"Unknown fields: {', '.join(sorted(unknown))} (use question, k, history, filters)")
+        raise ValueError(f"Unknown fields: {', '.join(sorted(unknown))} (use {', '.join(FIELDS)})")
     k = data.get("k", 5)
     if isinstance(k, bool) or not isinstance(k, (int, float)) or int(k) != k:
         raise ValueError("k must be a whole number")
@@ -135,9 +148,17 @@ def parse_request(body: bytes) -> tuple[str, int, list[str] | None, dict | None]
     if filters is not None and not isinstance(filters, dict):
         raise ValueError("filters must be an object: source, publisher, after, before")
     filters = filters or None
+    timeline = data.get("timeline", False)
+    if not isinstance(timeline, bool) and timeline is not None:
+        raise ValueError("timeline must be true or false")
+    as_of = data.get("as_of")
+    if as_of is not None and not isinstance(as_of, str):
+        raise ValueError("as_of must be a day as text, YYYY-MM-DD")
+    as_of = (as_of or "").strip() or None
     if not isinstance(data["question"], str):
         raise ValueError("The question must be text")
-    return data["question"], max(1, min(int(k), MAX_K_SHOWN)), history, filters
+    return AskRequest(data["question"], max(1, min(int(k), MAX_K_SHOWN)), history, filters,
+                    bool(timeline), as_of)
 
 
 def add_json_api(blocks: Any, engine: Any, auth: list[tuple[str, str]] | None = None,
@@ -172,8 +193,8 @@ def add_json_api(blocks: Any, engine: Any, auth: list[tuple[str, str]] | None = 
             return JSONResponse({"error": "Not authenticated"}, status_code=401,
                                 headers={"WWW-Authenticate": 'Basic realm="qa"'})
         try:
-            question, k, history, filters = parse_request(await request.body())
-            result = await asyncio.wrap_future(batcher.submit(question, k, history, filters))
+            asked = parse_request(await request.body())
+            result = await asyncio.wrap_future(batcher.submit(*asked))
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(result)

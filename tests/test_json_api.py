@@ -62,6 +62,12 @@ def test_the_json_answer_is_the_gradio_answer(servers):
                                                   filters=filters, k=3, api_name="/ask")
     strip = lambda a: {k: v for k, v in a.items() if k != "seconds"}  # noqa: E731
     assert strip(answer) == strip(expected) and answer["passages"]
+    # the day asked and the timeline view pass through as they do in /ask
+    status, answer = post(url, {"question": SEAFOOD, "k": 3, "timeline": True, "as_of": "2019-03-01"})
+    assert status == 200 and answer["timeline"] is True
+    expected = Client(url, verbose=False).predict(question=SEAFOOD, k=3, timeline=True, as_of="2019-03-01",
+                                                  api_name="/ask")
+    assert strip(answer) == strip(expected)
 
 
 def test_bad_requests_get_a_clear_400(servers):
@@ -71,6 +77,8 @@ def test_bad_requests_get_a_clear_400(servers):
     assert status == 400 and "JSON object" in body["error"]
     status, body = post(url, {"question": SEAFOOD, "filters": {"after": "yesterday"}})
     assert status == 400 and "after" in body["error"]
+    status, body = post(url, {"question": SEAFOOD, "as_of": "yesterday"})  # the day reaches the engine
+    assert status == 400 and "as_of" in body["error"]
     status, body = post(url, {"question": SEAFOOD, "limit": 3})
     assert status == 400 and "limit" in body["error"]
     assert post(url, {"question": SEAFOOD})[0] == 200  # and the server still answers
@@ -109,9 +117,12 @@ def test_questions_waiting_together_are_answered_together_and_each_as_if_alone(s
 
 
 def test_parse_request_refuses_what_is_not_an_ask():
-    assert parse_request(b'{"question": "q", "k": 99}') == ("q", 10, None, None)
+    assert parse_request(b'{"question": "q", "k": 99}') == ("q", 10, None, None, False, None)
+    assert parse_request(b'{"question": "q", "timeline": true, "as_of": " 2022-06-16 "}') == (
+        "q", 5, None, None, True, "2022-06-16")
     for body, message in ((b"[]", "JSON object"), (b'{"question": 3}', "text"), (b'{"question": "q", "k": 1.5}', "whole"),
-                          (b'{"question": "q", "history": "x"}', "history"), (b'{"question": "q", "filters": []}', "filters")):
+                          (b'{"question": "q", "history": "x"}', "history"), (b'{"question": "q", "filters": []}', "filters"),
+                          (b'{"question": "q", "timeline": "yes"}', "timeline"), (b'{"question": "q", "as_of": 20220616}', "as_of")):
         with pytest.raises(ValueError, match=message):
             parse_request(body)
 
