@@ -18,6 +18,7 @@ a neighbouring runner-up is quoted too is ``--adjacent-margin`` (see ``ADJACENT_
 Usage:
   python benchmarks/train_quote.py --squad ../shared/eval/squad-dev/questions.jsonl:/tmp/idx/squad
       [--check news=../shared/eval/news-dev/questions.jsonl:/tmp/idx/news ...] [--out qa/quote_model.json]
+      [--compare]   # also LightGBM rankers on the same passages (measured: not better, README)
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_quote import by_model, collect, parse_sets, score  # noqa: E402
+from bench_quote import Selector, by_model, collect, parse_sets, score  # noqa: E402
 from qa import quote  # noqa: E402
 from qa.eval_metrics import contains_answer  # noqa: E402
 
@@ -85,6 +86,42 @@ def fit(data: list[tuple[np.ndarray, np.ndarray]], l2: float = L2) -> tuple[np.n
     return result.x, mean, scale
 
 
+def by_scores(scores) -> Selector:
+    """A selector quoting the best sentence by ``scores(features)`` (the previous one when it
+    refers back, as the model file says), no neighbour: to compare rankers on their choice alone."""
+    def select(q: quote.Question, p: quote.Passage) -> tuple[int, int]:
+        if not p.spans:
+            return (p.start, p.start)
+        return quote.span_of(p, int(np.argmax(scores(quote.features(q, p)))), neighbour=True)
+    return select
+
+
+def compare(data: list[tuple[np.ndarray, np.ndarray]], m: quote.Model, sets: list) -> None:
+    """Is a learning-to-rank model worth a run-time dependency? LightGBM rankers fitted on the
+    same training passages (the raw features: trees need no products), each quoting its best
+    sentence, against the logistic model doing the same (no adjacent runner-up for either)."""
+    import lightgbm
+
+    x = np.vstack([x for x, _ in data])
+    y = np.concatenate([y for _, y in data]).astype(int)
+    sizes = [len(y) for _, y in data]
+    rows = [("logistic (this model)", by_scores(m.scores))]
+    for objective, leaves, trees in (("lambdarank", 15, 300), ("lambdarank", 31, 500), ("rank_xendcg", 15, 300)):
+        ranker = lightgbm.LGBMRanker(objective=objective, num_leaves=leaves, n_estimators=trees,
+                                     learning_rate=0.05, min_child_samples=20, verbose=-1)
+        ranker.fit(x, y, group=sizes)
+        rows.append((f"LightGBM {objective}, {leaves} leaves, {trees} trees", by_scores(ranker.predict)))
+    print("\nquote | quote|right of the best sentence alone (no adjacent runner-up):")
+    print("| ranker | " + " | ".join(name for name, _ in sets) + " |")
+    print("|---|" + "---|" * len(sets))
+    for label, select in rows:
+        cells = []
+        for _, items in sets:
+            r = score(items, select)
+            cells.append(f"{r['quote']:.3f} / {r['quote|right']:.3f}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--squad", required=True, metavar="QUESTIONS:INDEX")
@@ -94,6 +131,8 @@ def main() -> int:
     parser.add_argument("--adjacent-margin", type=float, default=ADJACENT_MARGIN,
                         help="quote the best sentence's neighbour too when it is the runner-up by less "
                              "than this (log-odds; 0: never)")
+    parser.add_argument("--compare", action="store_true",
+                        help="also score LightGBM rankers on the same passages (pip install -e '.[train]')")
     parser.add_argument("--linear", dest="pairwise", action="store_false",
                         help="the features alone, without their pairwise products")
     args = parser.parse_args()
@@ -124,6 +163,8 @@ def main() -> int:
     for name, items in sets:
         r = score(items, by_model(m))
         print(f"{name}: quote {r['quote']:.3f}, quote|right {r['quote|right']:.3f} ({r['right']}), words {r['words']:.1f}")
+    if args.compare:
+        compare(data, m, sets)
     print(f"written {args.out}; {time.perf_counter() - started:.0f} s")
     return 0
 
