@@ -35,15 +35,21 @@ ROUTE = "/api/ask"
 MAX_BODY = 64 * 1024
 
 
-class _Asked(NamedTuple):
-    """One submitted question, waiting for its batch."""
+class AskRequest(NamedTuple):
+    """The arguments of one ``POST /api/ask``, as ``AskBatcher.submit`` takes them."""
     question: str
     k: int
     history: list[str] | None
     filters: dict | None
     timeline: bool
     as_of: str | None
-    future: Future
+
+
+FIELDS = AskRequest._fields
+
+
+# One submitted question waiting for its batch: its arguments and the future of its answer.
+_Asked = NamedTuple("_Asked", [*AskRequest.__annotations__.items(), ("future", Future)])
 
 
 class AskBatcher:
@@ -109,19 +115,6 @@ class AskBatcher:
             if generation:
                 result["generation"] = generation
             item.future.set_result(result)
-
-
-class AskRequest(NamedTuple):
-    """The arguments of one ``POST /api/ask``, as ``AskBatcher.submit`` takes them."""
-    question: str
-    k: int
-    history: list[str] | None
-    filters: dict | None
-    timeline: bool
-    as_of: str | None
-
-
-FIELDS = ("question", "k", "history", "filters", "timeline", "as_of")
 
 
 def parse_request(body: bytes) -> AskRequest:
