@@ -87,8 +87,8 @@ def fit(data: list[tuple[np.ndarray, np.ndarray]], l2: float = L2) -> tuple[np.n
 
 
 def by_scores(scores) -> Selector:
-    """A selector quoting the best sentence by ``scores(features)`` (the previous one when it
-    refers back, as the model file says), no neighbour: to compare rankers on their choice alone."""
+    """A selector quoting the best sentence by ``scores(features)``, with the one before it when
+    it refers back, never the runner-up beside it: to compare rankers on their choice alone."""
     def select(q: quote.Question, p: quote.Passage) -> tuple[int, int]:
         if not p.spans:
             return (p.start, p.start)

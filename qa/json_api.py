@@ -1,10 +1,10 @@
 """``POST /api/ask``: the Gradio ``/ask`` API as one plain JSON request, with batched encoding.
 
 The body is ``{"question": ..., "k": 5, "history": [...], "filters": {...}, "timeline": false,
-"as_of": "2022-06-16"}`` (the arguments of ``/ask``; all but the question optional); the reply is the same answer JSON (``Answer.to_dict()`` and the ``generation`` it
-came from), or ``{"error": message}`` with status 400 for a bad question, k or filter. With a
-login set, the same users: HTTP Basic credentials or the page's login cookie; anything else
-gets 401.
+"as_of": "2022-06-16"}`` (the arguments of ``/ask``; all but the question optional); the reply is
+the same answer JSON (``Answer.to_dict()`` and the ``generation`` it came from), or
+``{"error": message}`` with status 400 for a bad question, k, filter or day. With a login set,
+the same users: HTTP Basic credentials or the page's login cookie; anything else gets 401.
 
 Questions that arrive while others are being answered wait in a queue; a worker takes every
 question waiting at that moment and answers those of the same ``k``, filters and timeline
@@ -45,9 +45,6 @@ class AskRequest(NamedTuple):
     as_of: str | None
 
 
-FIELDS = AskRequest._fields
-
-
 # One submitted question waiting for its batch: its arguments and the future of its answer.
 _Asked = NamedTuple("_Asked", [*AskRequest.__annotations__.items(), ("future", Future)])
 
@@ -67,7 +64,7 @@ class AskBatcher:
     def submit(self, question: str, k: int = 5, history: list[str] | None = None,
                filters: dict | None = None, timeline: bool = False, as_of: str | None = None) -> Future:
         """A future of the answer's JSON (``Answer.to_dict()`` and its ``generation``), or of
-        the ValueError a bad question, k or filter gets."""
+        the ValueError a bad question, k, filter or day gets."""
         future: Future = Future()
         self._queue.put(_Asked(question, k, history, filters, bool(timeline), as_of, future))
         return future
@@ -127,9 +124,9 @@ def parse_request(body: bytes) -> AskRequest:
         raise ValueError("The body must be a JSON object: {\"question\": \"...\", \"k\": 5}") from None
     if not isinstance(data, dict) or "question" not in data:
         raise ValueError("The body must be a JSON object with a \"question\"")
-    unknown = set(data) - set(FIELDS)
+    unknown = set(data) - set(AskRequest._fields)
     if unknown:
-        raise ValueError(f"Unknown fields: {', '.join(sorted(unknown))} (use {', '.join(FIELDS)})")
+        raise ValueError(f"Unknown fields: {', '.join(sorted(unknown))} (use {', '.join(AskRequest._fields)})")
     k = data.get("k", 5)
     if isinstance(k, bool) or not isinstance(k, (int, float)) or int(k) != k:
         raise ValueError("k must be a whole number")
