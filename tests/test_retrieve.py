@@ -98,3 +98,43 @@ def test_the_headline_weight_adds_the_share_of_the_query_idf_in_the_headline_to_
     assert max(gains) > 0 and min(gains) == 0  # some headlines share the question's words, some not
     assert np.array_equal(plain.retriever.search(vec, question, "bm25").scores,
                           head.retriever.search(vec, question, "bm25").scores)
+
+
+HYBRID_QUESTIONS = ("seafood smuggled into Dandong", "Who is Mr. Kim?", "What is Room 39?",
+                    "Where along the border is smuggling most active?", "North Korean workers in China")
+
+
+def _found(engine, vec, question) -> tuple:
+    c = engine.retriever.search(vec, question, "hybrid")
+    return c.rows.tolist(), c.scores.tolist(), c.lexical.tolist()
+
+
+def test_hybrid_searches_from_many_threads_at_once_find_what_each_finds_alone(sample_engine):
+    # Each search's BM25 runs on the shared threads beside its FAISS search, its sums in arrays
+    # kept between questions: sixteen at once must not see one another's.
+    import concurrent.futures
+
+    vecs = sample_engine.encoder.encode(list(HYBRID_QUESTIONS))
+    alone = [_found(sample_engine, v, q) for v, q in zip(vecs, HYBRID_QUESTIONS)]
+    assert all(rows for rows, _, _ in alone) and len({tuple(r) for r, _, _ in alone}) == len(alone)
+    jobs = [(i % len(alone)) for i in range(80)]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        together = list(pool.map(lambda i: _found(sample_engine, vecs[i], HYBRID_QUESTIONS[i]), jobs))
+    assert together == [alone[i] for i in jobs]
+
+
+def test_a_forked_child_searches_with_threads_of_its_own(sample_engine):
+    # A forked child has none of its parent's threads: a search there must not wait on them.
+    import multiprocessing
+
+    vec = sample_engine.encoder.encode([HYBRID_QUESTIONS[0]])[0]
+    parent = _found(sample_engine, vec, HYBRID_QUESTIONS[0])  # the parent's threads exist now
+    out = multiprocessing.get_context("fork").Queue()
+    child = multiprocessing.get_context("fork").Process(
+        target=lambda: out.put(_found(sample_engine, vec, HYBRID_QUESTIONS[0])))
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.kill()
+        raise AssertionError("the forked child's search never ended")
+    assert child.exitcode == 0 and out.get(timeout=5) == parent
