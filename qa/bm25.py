@@ -112,6 +112,10 @@ class BM25:
                 terms[col] = terms.get(col, 0.0) + (weights.get(term, 1.0) if weights else 1.0)
         return terms
 
+    def postings_of(self, terms: dict[int, float]) -> int:
+        """How many postings the lists of query ``terms`` hold: what reading and summing them costs."""
+        return sum(self.postings.length(col) for col in terms)
+
     def lists(self, terms: dict[int, float]) -> QueryLists:
         """The posting lists of query ``terms``, read once, with each posting's share of the score:
         the question's top rows (``top``) and the score of any row (``of``) come from them."""

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 HISTORY_WEIGHT = 0.5  # how much terms only from an earlier question count in a follow-up's BM25 query
 BESIDE_THREADS = 2  # the threads a hybrid search's BM25 runs in, beside its FAISS search
+# ... when the question's posting lists hold at least this many postings; below, the handoff to a
+# thread costs more than the overlap gives (benchmarks/bench_query.py, ask p50 over its floor,
+# alternating runs: 10k chunks, 1,500 postings a question at the median, 1.24x -> 1.25-1.26x with
+# the thread; 100k, 15k postings, 1.19x either way; 1M, 150k postings, 1.31-1.32x -> 1.28-1.29x).
+BESIDE_POSTINGS = 50_000
 
 _beside: ThreadPoolExecutor | None = None
 _beside_lock = threading.Lock()
@@ -258,9 +263,7 @@ class Retriever:
             rows, _ = self.dense(qvec, n, allowed)
             lex = self.bm25.scores_in_ranges(terms, rows, rows + 1)
         else:
-            if mode == "bm25":
-                lists, top = self._lexical(terms, n, allowed)
-            else:
+            if mode == "hybrid" and self.bm25.postings_of(terms) >= BESIDE_POSTINGS:
                 # BM25 (its lists read, summed and ranked) runs on another thread while FAISS
                 # searches on this one (with one OpenMP thread): the reads, scipy's sums and
                 # FAISS let go of the GIL, and at 1M chunks the two take 1.5-1.7 ms together
@@ -271,6 +274,12 @@ class Retriever:
                 finally:
                     wait([job])  # no job outlives its search, even a failed one
                 lists, top = job.result()
+            else:
+                if mode != "bm25":
+                    # First, as in the floor: an IVF search streams tens of MB through the CPU
+                    # caches, which would evict the BM25 sums between their making and their use.
+                    found, cosines = self.dense(qvec, n, allowed)
+                lists, top = self._lexical(terms, n, allowed)
             try:
                 rows = top if mode == "bm25" else np.union1d(found, top)
                 lex = lists.of(rows)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import Engine
+from qa import Engine, retrieve
 from qa.retrieve import BestSentence, SentenceTable, follow_up_weights
 from qa.settings import Blend, Settings
 
@@ -100,35 +100,75 @@ def test_the_headline_weight_adds_the_share_of_the_query_idf_in_the_headline_to_
                           head.retriever.search(vec, question, "bm25").scores)
 
 
+
 HYBRID_QUESTIONS = ("seafood smuggled into Dandong", "Who is Mr. Kim?", "What is Room 39?",
                     "Where along the border is smuggling most active?", "North Korean workers in China")
 
 
-def _found(engine, vec, question) -> tuple:
-    c = engine.retriever.search(vec, question, "hybrid")
-    return c.rows.tolist(), c.scores.tolist(), c.lexical.tolist()
+def _found(engine, vec, question, allowed_docs=None) -> tuple:
+    c = engine.retriever.search(vec, question, "hybrid", allowed_docs)
+    return c.rows.tolist(), c.scores.tolist(), c.lexical.tolist(), c.signals.tolist()
 
 
-def test_hybrid_searches_from_many_threads_at_once_find_what_each_finds_alone(sample_engine):
+def _bm25_threads() -> set[str]:
+    import threading
+
+    return {t.name for t in threading.enumerate() if t.name.startswith("qa-bm25")}
+
+
+def test_bm25_beside_the_dense_search_finds_what_bm25_after_it_finds(sample_index, encoder, monkeypatch):
+    # The sample's questions post to far fewer chunks than BESIDE_POSTINGS: with it at 0 every
+    # hybrid search sums its BM25 on the threads beside FAISS, and must rank the same. Five
+    # candidates per signal, so that each signal's top decides which chunks are candidates.
+    import threading
+
+    engine = Engine.open(sample_index, candidates=5)
+    engine._encoder = encoder
+
+    ran_on: list[str] = []
+    lexical = retrieve.Retriever._lexical
+
+    def recorded(self, *args):
+        ran_on.append(threading.current_thread().name)
+        return lexical(self, *args)
+
+    monkeypatch.setattr(retrieve.Retriever, "_lexical", recorded)
+    vecs = engine.encoder.encode(list(HYBRID_QUESTIONS))
+    some = np.arange(len(engine.docs.meta)) % 2 == 0  # a filter: every other article
+    asked = [(v, q, docs) for v, q in zip(vecs, HYBRID_QUESTIONS) for docs in (None, some)]
+    monkeypatch.setattr(retrieve, "BESIDE_POSTINGS", 10**12)
+    after = [_found(engine, *a) for a in asked]
+    assert ran_on == [threading.current_thread().name] * len(asked)
+    monkeypatch.setattr(retrieve, "BESIDE_POSTINGS", 0)
+    ran_on.clear()
+    beside = [_found(engine, *a) for a in asked]
+    assert len(ran_on) == len(asked) and all(name.startswith("qa-bm25") for name in ran_on)
+    assert all(rows for rows, *_ in after) and after[0] != after[1] and beside == after
+
+
+def test_hybrid_searches_from_many_threads_at_once_find_what_each_finds_alone(sample_engine, monkeypatch):
     # Each search's BM25 runs on the shared threads beside its FAISS search, its sums in arrays
     # kept between questions: sixteen at once must not see one another's.
     import concurrent.futures
 
+    monkeypatch.setattr(retrieve, "BESIDE_POSTINGS", 0)
     vecs = sample_engine.encoder.encode(list(HYBRID_QUESTIONS))
     alone = [_found(sample_engine, v, q) for v, q in zip(vecs, HYBRID_QUESTIONS)]
-    assert all(rows for rows, _, _ in alone) and len({tuple(r) for r, _, _ in alone}) == len(alone)
+    assert len({tuple(rows) for rows, *_ in alone}) == len(alone)
     jobs = [(i % len(alone)) for i in range(80)]
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         together = list(pool.map(lambda i: _found(sample_engine, vecs[i], HYBRID_QUESTIONS[i]), jobs))
     assert together == [alone[i] for i in jobs]
 
 
-def test_a_forked_child_searches_with_threads_of_its_own(sample_engine):
+def test_a_forked_child_searches_with_threads_of_its_own(sample_engine, monkeypatch):
     # A forked child has none of its parent's threads: a search there must not wait on them.
     import multiprocessing
 
+    monkeypatch.setattr(retrieve, "BESIDE_POSTINGS", 0)
     vec = sample_engine.encoder.encode([HYBRID_QUESTIONS[0]])[0]
     parent = _found(sample_engine, vec, HYBRID_QUESTIONS[0])  # the parent's threads exist now
+    assert _bm25_threads()
     out = multiprocessing.get_context("fork").Queue()
     child = multiprocessing.get_context("fork").Process(
         target=lambda: out.put(_found(sample_engine, vec, HYBRID_QUESTIONS[0])))
