@@ -24,7 +24,7 @@ BESIDE_THREADS = 2  # the threads a hybrid search's BM25 runs in, beside its FAI
 # ... when the question's posting lists hold at least this many postings; below, the handoff to a
 # thread costs more than the overlap gives (benchmarks/bench_query.py, ask p50 over its floor,
 # alternating runs: 10k chunks, 1,500 postings a question at the median, 1.24x -> 1.25-1.26x with
-# the thread; 100k, 15k postings, 1.19x either way; 1M, 150k postings, 1.31-1.32x -> 1.28-1.29x).
+# the thread; 100k, 15k postings, 1.19x either way; 1M, 150k postings, 1.31-1.33x -> 1.27-1.30x).
 BESIDE_POSTINGS = 50_000
 
 _beside: ThreadPoolExecutor | None = None
@@ -266,8 +266,8 @@ class Retriever:
             if mode == "hybrid" and self.bm25.postings_of(terms) >= BESIDE_POSTINGS:
                 # BM25 (its lists read, summed and ranked) runs on another thread while FAISS
                 # searches on this one (with one OpenMP thread): the reads, scipy's sums and
-                # FAISS let go of the GIL, and at 1M chunks the two take 1.5-1.7 ms together
-                # against 2.3 ms one after the other, on two cores (README, "Speed").
+                # FAISS let go of the GIL: at 1M chunks, on two cores, the two take 1.5-1.7 ms
+                # together, FAISS alone 1.1 ms and BM25 alone 1.1-1.7 (README, "Speed").
                 job = _beside_pool().submit(self._lexical, terms, n, allowed)
                 try:
                     found, cosines = self.dense(qvec, n, allowed)
