@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from .engine import clean_question
 from .settings import MAX_K_SHOWN
 from .store import IndexProblem
-from .timewords import as_of_day
+from .timewords import as_of_day, typed_day
 from .web import generation_of, pinned
 
 ROUTE = "/api/ask"
@@ -144,7 +144,7 @@ def parse_request(body: bytes) -> AskRequest:
     as_of = data.get("as_of")
     if as_of is not None and not isinstance(as_of, str):
         raise ValueError("as_of must be a day as text, YYYY-MM-DD")
-    as_of = (as_of or "").strip() or None
+    as_of = typed_day(as_of)
     if not isinstance(data["question"], str):
         raise ValueError("The question must be text")
     return AskRequest(data["question"], max(1, min(int(k), MAX_K_SHOWN)), history, filters,

@@ -54,6 +54,13 @@ def as_of_day(value: Any = None) -> dt.date:
     raise ValueError(f"as_of must be a day written YYYY-MM-DD (like 2022-06-16), got {value!r}")
 
 
+def typed_day(value: Any) -> str | None:
+    """The day as a form or a request gave it: its text stripped, None when blank (today)."""
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
 def day_number(day: dt.date) -> int:
     """Days since 0001-01-01: the unit of ``TimePrior`` and of ``published_days``."""
     return day.toordinal()

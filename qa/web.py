@@ -28,6 +28,7 @@ from . import render
 from .filters import iso_date
 from .settings import MAX_K_SHOWN, Settings
 from .store import IndexProblem
+from .timewords import typed_day
 
 EXAMPLE_COUNT = 4
 API_NAME = "ask"
@@ -230,7 +231,7 @@ def create_app(
             filters = parse_filters(publishers, sources, after, before, no_undated)
             with pinned(engine) as one:  # the answer and its first source from one generation
                 answer = one.ask(question, k=int(k), history=history or None, filters=filters,
-                                 timeline=bool(over_time), as_of=(as_of or "").strip() or None)
+                                 timeline=bool(over_time), as_of=typed_day(as_of))
                 turns = turns + [
                     {"question": question, "history": history, "filters": filters, "k": int(k),
                      "answer": answer, "generation": generation_of(one)}
@@ -289,9 +290,9 @@ def create_app(
         try:
             k = max(1, min(int(k), MAX_K_SHOWN))
             history = [str(h) for h in (history or [])]
-            day = str(as_of).strip() or None if as_of else None
             return await asyncio.wrap_future(batcher.submit(
-                str(question), k, history or None, filters or None, timeline=bool(timeline), as_of=day))
+                str(question), k, history or None, filters or None, timeline=bool(timeline),
+                as_of=typed_day(as_of)))
         except (ValueError, TypeError, IndexProblem) as exc:
             raise gr.Error(str(exc)) from None
 

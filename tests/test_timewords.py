@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa.questions import QuestionFileError, parse_question
-from qa.timewords import TimePrior, as_of_day, day_number, named_windows, published_days
+from qa.timewords import TimePrior, as_of_day, day_number, named_windows, published_days, typed_day
 
 D = dt.date
 AS_OF = D(2022, 6, 16)  # a Thursday
@@ -135,3 +135,11 @@ def test_qa_eval_asks_each_question_as_of_its_day_and_reports_the_same_as_of_tod
     assert dated["Hit@1"] == 1.0  # each asked on its own day finds the article of that week
     assert undated["Hit@1"] < 0.5  # asked today, the same article comes first for all three
     assert "as_of ignored" in table(result)
+
+
+def test_a_typed_day_is_its_stripped_text_and_blank_is_today():
+    assert typed_day("  2022-06-16 \n") == "2022-06-16"
+    assert typed_day("") is None and typed_day("   ") is None and typed_day(None) is None
+    assert as_of_day(typed_day("   ")) == dt.date.today()
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        as_of_day(typed_day(" June 16 "))
