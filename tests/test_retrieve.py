@@ -100,7 +100,6 @@ def test_the_headline_weight_adds_the_share_of_the_query_idf_in_the_headline_to_
                           head.retriever.search(vec, question, "bm25").scores)
 
 
-
 HYBRID_QUESTIONS = ("seafood smuggled into Dandong", "Who is Mr. Kim?", "What is Room 39?",
                     "Where along the border is smuggling most active?", "North Korean workers in China")
 
