@@ -93,11 +93,15 @@ def collect(questions_file: str, index: str, depth: int = 10) -> list[Item]:
         seen[(q.text, p.start, p.end, p.doc_text[p.start:p.end])] = (q, p, chosen)
         return chosen
 
-    quote.choose = recording
+    # The engine lets the model choose passage 1's highlight only (``quote.QUOTED``); every
+    # shown passage is recorded here (a credit question's may come from deeper than ``depth``),
+    # so the model is asked for each of them while collecting.
+    quoted = quote.QUOTED
+    quote.choose, quote.QUOTED = recording, sys.maxsize
     try:
         answers = ask_batched(engine, questions, depth=depth, mode="hybrid")
     finally:
-        quote.choose = original
+        quote.choose, quote.QUOTED = original, quoted
     items = []
     for question, answer in zip(questions, answers):
         item = Item(question.id, half(question.id), list(question.answers))
