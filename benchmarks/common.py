@@ -104,7 +104,7 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
     """An index of ``n_chunks`` in the engine's own format, written with the engine's own writers.
 
     Articles are 2-6 real chunks of ``base`` (squad-dev) joined by blank lines; each chunk
-    keeps its real term counts and sentences; its vector and its sentence vectors are the
+    keeps its real term counts, sentences and named entities; its vector and its sentence vectors are the
     real ones plus Gaussian noise (per component ``noise``, about cosine 0.9 to the original),
     renormalised, so the vectors keep the shape of real embeddings.
     """
@@ -136,12 +136,20 @@ def synthetic_index(base: Path, out: Path, n_chunks: int, seed: int = 0, noise: 
 
     gen = store.new_generation(out)
     dates = np.datetime64("2015-01-01") + rng.integers(0, 3650, size=n_docs)
+    # The base chunks' named entities, at offsets within the chunk (None: the base kept none).
+    doc_entities = [docs.entities(pos) for pos in range(len(docs.meta))]
+    chunk_entities = [None if doc_entities[d] is None else
+                      [(a - s, b - s, label) for a, b, label in doc_entities[d] if a >= s and b <= e]
+                      for d, s, e in rows]
     documents = []
     for d in range(n_docs):
         lo, hi = first[d], (first[d + 1] if d + 1 < n_docs else n_chunks)
+        found = None if any(chunk_entities[i] is None for i in pick[lo:hi]) else [
+            (int(starts[c] + a), int(starts[c] + b), label)
+            for c in range(lo, hi) for a, b, label in chunk_entities[pick[c]]]
         documents.append(Document(doc_id=f"synth/{d:07d}.txt", text="\n\n".join(texts[i] for i in pick[lo:hi]),
                                   title=docs.meta[rows[pick[lo], 0]].title, published=str(dates[d]),
-                                  publisher=f"Publisher {d % 50}"))
+                                  publisher=f"Publisher {d % 50}", entities=found))
     store.write_documents(gen, documents)
     del documents
     store.write_chunks(gen, chunk_rows)

@@ -7,9 +7,10 @@ an answer of that kind, from patterns: dates (month names, years, days), numbers
 spelled out), amounts (currency, percentages, number + million), capitalised name sequences
 that do not merely open the sentence, and places after "in", "at", "from" and the like.
 
-Patterns, not a model: no English NER model installs from the package registry with its
-weights inside the package (spaCy's models are not published there), and patterns cost
-microseconds per sentence. Words the question itself holds do not count as the answer
+Patterns cost microseconds per sentence and need nothing but the text. Where the build found the
+article's named entities (``qa.entities``: spaCy's English model), ``entity_score`` reads the
+same kinds from their labels instead (``ENTITY_LABELS``); the quote selector uses it for a
+sentence's own answer kind. Words the question itself holds do not count as the answer
 (``exclude``): the answer to "Who founded Apple?" is not "Apple".
 """
 from __future__ import annotations
@@ -203,6 +204,42 @@ def score(kind: str | None, text: str, exclude: frozenset[str] | set[str] = froz
             return 1.0
         return 0.5 if found else 0.0
     raise ValueError(f"unknown answer kind {kind!r}: use one of {', '.join(KINDS)}")
+
+
+# The named-entity labels (OntoNotes', as ``qa.entities`` finds them) that hold an answer of each
+# kind clearly (1.0) or possibly (0.5): "who" may be answered by a group ("the North Koreans") or
+# an organisation, "how many" by a span the recogniser reads as a date ("five years").
+ENTITY_LABELS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "person": (frozenset({"PERSON"}), frozenset({"NORP", "ORG"})),
+    "org": (frozenset({"ORG"}), frozenset({"NORP", "GPE", "PERSON"})),
+    "date": (frozenset({"DATE"}), frozenset({"TIME"})),
+    "number": (frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}), frozenset({"ORDINAL", "DATE", "TIME"})),
+    "amount": (frozenset({"MONEY", "PERCENT"}), frozenset({"CARDINAL", "QUANTITY"})),
+    "place": (frozenset({"GPE", "LOC", "FAC"}), frozenset({"ORG", "NORP"})),
+    "name": (frozenset({"WORK_OF_ART", "EVENT", "PRODUCT", "LAW", "ORG", "PERSON", "FAC", "GPE", "LOC", "NORP",
+                        "LANGUAGE"}), frozenset()),
+}
+
+
+def entity_score(kind: str | None, found: list[tuple[str, str]],
+                 exclude: frozenset[str] | set[str] = frozenset()) -> float:
+    """``score`` read from named entities instead of patterns: ``found`` is the (text, label) of
+    each entity in the text; one whose words are all the question's own (``exclude``) does not
+    count. 1.0 for an entity of a label that answers ``kind``, 0.5 for one that may, else 0."""
+    if kind is None:
+        return 0.0
+    if kind not in ENTITY_LABELS:
+        raise ValueError(f"unknown answer kind {kind!r}: use one of {', '.join(KINDS)}")
+    strong, weak = ENTITY_LABELS[kind]
+    best = 0.0
+    for text, label in found:
+        if label in strong or label in weak:
+            if _words(text) <= exclude:
+                continue
+            if label in strong:
+                return 1.0
+            best = 0.5
+    return best
 
 
 def _only_excluded(name: str, exclude: frozenset[str] | set[str]) -> bool:

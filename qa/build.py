@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from . import dense_kinds, ingest, lexical, store
+from . import dense_kinds, entities, ingest, lexical, store
 from .changes import (chrome_digest, compatibility, file_states, line_keys_of, read_line_keys,
                       recurring_lines, write_line_keys)
 from .changes import up_to_date  # noqa: F401 - serve.py asks qa.build whether a build is needed
@@ -165,6 +165,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
         report.embedded_chunks = len(new_chunks)
 
         docs = kept_docs + new_docs
+        _find_entities(docs, report)
         position = {d.doc_id: i for i, d in enumerate(docs)}
         old_rows = np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype="int64")
         vocab = dict(previous.vocab) if previous else {}
@@ -222,6 +223,7 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             "dim": encoder.dim,
             "chunking": settings.chunking(),
             "ingest_version": ingest.INGEST_VERSION,
+            "entities": entities.version(),
             "vector_index": vector_index,
             "settings": settings.to_dict(),
             "counts": {"files": len(files), "documents": len(docs), "chunks": len(chunk_rows),
@@ -234,6 +236,20 @@ def build(settings: Settings, progress: bool = True, log: Callable[[str], None] 
             previous.docs.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _find_entities(docs: list[Document], report: BuildReport) -> None:
+    """The named entities of the articles that have none yet (new ones, and kept ones of an index
+    built before they were kept), in this process (``qa.entities``; on a Ray build too)."""
+    missing = [d for d in docs if d.entities is None]
+    reason = entities.available()
+    report.entities = reason or entities.version()
+    if reason is not None or not missing:
+        return
+    t0 = time.perf_counter()
+    for doc, found in zip(missing, entities.find([d.text for d in missing])):
+        doc.entities = found
+    report.entity_seconds = time.perf_counter() - t0
 
 
 def _previous(index_dir: Path, settings: Settings, encoder: Encoder, report: BuildReport,

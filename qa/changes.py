@@ -65,7 +65,9 @@ def compatibility(manifest: dict[str, Any], settings: Settings, dim: int | None)
 def up_to_date(settings: Settings) -> bool:
     """Whether ``build`` would find nothing to embed or remove: the index at ``settings.index``
     was built by this program, with this model and chunking, from the very files (and sidecar
-    entries) in ``settings.corpus`` now. Hashes the corpus; loads no model. False when unsure.
+    entries) in ``settings.corpus`` now, and kept their named entities (``qa.entities``; a build
+    finds those of kept articles without embedding them again). Hashes the corpus; loads no
+    model. False when unsure.
     """
     root, index_dir = Path(settings.corpus), Path(settings.index)
     try:
@@ -73,6 +75,8 @@ def up_to_date(settings: Settings) -> bool:
     except store.IndexProblem:
         return False
     if compatibility(manifest, settings, None) is not None or not root.is_dir():
+        return False
+    if "entities" not in manifest:  # built before articles kept their named entities: a build adds them
         return False
     old_files = manifest.get("files", {})
     sidecar, _ = ingest.load_sidecar(root)

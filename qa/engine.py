@@ -6,7 +6,7 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import abstain, credits, history, quote
+from . import abstain, credits, entities, history, quote
 from .answer import overlaps
 from .embed import Encoder, get_encoder
 from . import timeline as timelines
@@ -291,9 +291,10 @@ class Engine:
             # 1's), by the retriever's best sentence for the others' cards (cheaper: README "Speed").
             if len(passages) < quote.QUOTED:
                 ids, sims, lex = table[i]
+                found = self.docs.entities(doc)  # the build's named entities (qa.entities), or None
                 best = quote.choose(asked, quote.Passage(
                     texts[doc], [(int(table.rows[s][1]), int(table.rows[s][2])) for s in ids], sims, lex,
-                    table.best_lexical(), start, end))
+                    table.best_lexical(), start, end, None if found is None else entities.within(found, start, end)))
             else:
                 b = cands.best_sentence(i)
                 best = quote.whole(texts[doc], b.start, b.end, start, end)

@@ -8,8 +8,9 @@ instead from more signals of each sentence of the passage (``FEATURES``):
 - its cosine and BM25 with the question (as they are, and against the passage's best),
 - how much of the question's terms it covers (stemmed, IDF-weighted), alone and with its
   neighbours, and how close together the terms it holds stand,
-- whether it holds the kind of answer the question expects (``qa.answertype``: a name for
-  "who", a date for "when", a number for "how many", ...), and what it adds to the question,
+- whether it holds the kind of answer the question expects (a person for "who", a date for
+  "when", a number for "how many", ...: from the named entities the build found in the article,
+  ``qa.entities``, or from patterns, ``qa.answertype``), and what it adds to the question,
 - its place in the passage and in the article, its length, whether it opens with a word that
   refers back ("He", "It", "The company").
 
@@ -77,7 +78,9 @@ class Passage:
 
     ``spans``: (start, end) of each sentence in ``doc_text``, in text order; ``cosines`` and
     ``bm25``: each sentence's cosine and BM25 with the question; ``best_bm25``: the best sentence
-    BM25 among all candidates of the question (what the retriever scales by).
+    BM25 among all candidates of the question (what the retriever scales by). ``entities``: the
+    named entities (start, end, label) of ``doc_text`` the build found (``qa.entities``), or
+    None when it found none: each sentence's answer kind is then read from patterns.
     """
 
     doc_text: str
@@ -87,6 +90,7 @@ class Passage:
     best_bm25: float
     start: int = 0
     end: int = -1
+    entities: Sequence[tuple[int, int, str]] | None = None
 
 
 class Question:
@@ -140,6 +144,21 @@ def _tokenize_all(texts: list[str]) -> list[list[str]]:
     return out
 
 
+def entity_kind_scores(q: Question, p: Passage) -> np.ndarray:
+    """Whether each sentence holds an entity of the kind of answer asked for, from the passage's
+    named entities (``answertype.entity_score``; ``p.entities`` must not be None)."""
+    out = np.zeros(len(p.spans))
+    if not q.kind:
+        return out
+    strong, weak = answertype.ENTITY_LABELS[q.kind]
+    ents = [x for x in p.entities or () if x[2] in strong or x[2] in weak]
+    for j, (s, e) in enumerate(p.spans):
+        found = [(p.doc_text[a:b], label) for a, b, label in ents if a >= s and b <= e]
+        if found:
+            out[j] = answertype.entity_score(q.kind, found, q.exclude)
+    return out
+
+
 def features(q: Question, p: Passage) -> np.ndarray:
     """One row of ``FEATURES`` per sentence of the passage."""
     n = len(p.spans)
@@ -150,7 +169,11 @@ def features(q: Question, p: Passage) -> np.ndarray:
     cos = np.asarray(p.cosines, dtype="float64")
     lex = np.asarray(p.bm25, dtype="float64")
     top_lex = float(lex.max()) if n else 0.0
+    # The answer kind from patterns; the sentence's own column from its named entities when the
+    # build found them (its neighbours' and the product with coverage keep the patterns: README,
+    # "The quoted sentence").
     kind_scores = np.array([answertype.score(q.kind, t, q.exclude) for t in texts]) if q.kind else np.zeros(n)
+    own_kind = entity_kind_scores(q, p) if p.entities is not None else kind_scores
     doc_len = max(len(p.doc_text), 1)
     rows = np.zeros((n, len(FEATURES)))
     top_cos, top_cov = (float(cos.max()), float(cov.max())) if n else (0.0, 0.0)
@@ -165,7 +188,7 @@ def features(q: Question, p: Passage) -> np.ndarray:
             lex[j] / p.best_bm25 if p.best_bm25 > 0 else 0.0, lex[j] / top_lex if top_lex > 0 else 0.0,
             cov[j], float(cov[j] >= top_cov and top_cov > 0), _coverage(q, window), pairs,
             _proximity(q, tokens[j]),
-            kind_scores[j], max(kind_scores[max(j - 1, 0):j + 2]) if n else 0.0, kind_scores[j] * cov[j],
+            own_kind[j], max(kind_scores[max(j - 1, 0):j + 2]) if n else 0.0, kind_scores[j] * cov[j],
             len(new) / max(len(tokens[j]), 1),
             float(j == 0), j / max(n - 1, 1), p.spans[j][0] / doc_len,
             math.log1p(words), float(words < SHORT_WORDS), float(bool(REFERRING.match(texts[j]))),

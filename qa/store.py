@@ -246,12 +246,14 @@ def write_documents(folder: Path, docs: list[Document]) -> None:
     with con:
         con.execute(
             "CREATE TABLE docs (pos INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, title TEXT, url TEXT, "
-            "published TEXT, author TEXT, publisher TEXT, warnings TEXT, text TEXT NOT NULL)"
+            "published TEXT, author TEXT, publisher TEXT, warnings TEXT, text TEXT NOT NULL, entities TEXT)"
         )
         con.executemany(
-            "INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?)",
             ((i, d.doc_id, d.title, d.url, d.published, d.author, d.publisher,
-              json.dumps(d.warnings, ensure_ascii=False), d.text) for i, d in enumerate(docs)),
+              json.dumps(d.warnings, ensure_ascii=False), d.text,
+              None if d.entities is None else json.dumps(d.entities, separators=(",", ":")))
+             for i, d in enumerate(docs)),
         )
     con.close()
 
@@ -281,6 +283,8 @@ class DocumentStore:
         except sqlite3.DatabaseError as exc:
             raise IndexProblem(f'Index file {path} is damaged ({exc}): run "qa build" to rebuild the index') from exc
         self.meta = [DocMeta(*row) for row in rows]
+        # An index built before named entities were kept has no such column (qa.entities).
+        self.has_entities = any(c[1] == "entities" for c in self._con.execute("PRAGMA table_info(docs)"))
         self.position = {m.doc_id: i for i, m in enumerate(self.meta)}
 
     def texts(self, positions: list[int]) -> dict[int, str]:
@@ -294,7 +298,21 @@ class DocumentStore:
             "SELECT doc_id, text, title, url, published, author, publisher, warnings FROM docs WHERE pos=?",
             (int(pos),)).fetchone()
         return Document(doc_id=row[0], text=row[1], title=row[2] or "", url=row[3], published=row[4],
-                        author=row[5], publisher=row[6], warnings=json.loads(row[7] or "[]"))
+                        author=row[5], publisher=row[6], warnings=json.loads(row[7] or "[]"),
+                        entities=self.entities(pos))
+
+    def entities(self, pos: int) -> list[tuple[int, int, str]] | None:
+        """The named entities (start, end, label) the build found in document ``pos``; None when
+        it looked for none (``qa.entities``), or when what it kept cannot be read."""
+        if not self.has_entities:
+            return None
+        row = self._con.execute("SELECT entities FROM docs WHERE pos=?", (int(pos),)).fetchone()
+        if not row or row[0] is None:
+            return None
+        try:
+            return [(int(s), int(e), str(label)) for s, e, label in json.loads(row[0])]
+        except (ValueError, TypeError):
+            return None  # a damaged cell costs the quote its entities, not the answer
 
     def close(self) -> None:
         self._con.close()

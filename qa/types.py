@@ -19,6 +19,7 @@ class Document:
     ``warnings`` says what ingestion had to salvage or guess. ``credits`` holds the (start, end)
     offsets in ``text`` of its credit lines (bylines, "Reported by / Translated by" lines, photo
     credits, notes about the reporter: ``qa.credits``); ``translator`` is read from them.
+    ``entities``: its named entities, found when it is built (``qa.entities``).
     """
 
     doc_id: str
@@ -31,6 +32,9 @@ class Document:
     warnings: list[str] = field(default_factory=list)
     credits: list[tuple[int, int]] = field(default_factory=list)
     translator: str | None = None
+    # Named entities (start, end, label) in ``text``, found by the build (``qa.entities``);
+    # None when none were looked for (no recogniser, or an index built before they were kept).
+    entities: list[tuple[int, int, str]] | None = None
 
     @property
     def source(self) -> str:
@@ -147,6 +151,8 @@ class BuildReport:
     embedded_chunks: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    entity_seconds: float = 0.0  # finding the new articles' named entities (qa.entities)
+    entities: str | None = None  # the recogniser's name and version, or why there was none
     rebuilt_reason: str | None = None
     recleaned: list[str] = field(default_factory=list)  # unchanged files cleaned again: their share of the corpus's recurring lines changed
 
@@ -160,6 +166,7 @@ class BuildReport:
             f"{len(self.warnings)} with warnings",
             f"{self.documents} documents, {self.chunks} chunks "
             f"({self.embedded_chunks} embedded in {self.embed_seconds:.1f}s), "
+            f"named entities in {self.entity_seconds:.1f}s, "
             f"{self.seconds:.1f}s in all",
         ]
         if self.recleaned:

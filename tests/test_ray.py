@@ -66,14 +66,15 @@ def _build(corpus: Path, index: Path, encoder, ray_options: RayOptions | None = 
 
 
 def _report(report) -> dict:
-    return {k: v for k, v in report.to_dict().items() if k not in ("seconds", "embed_seconds")}
+    return {k: v for k, v in report.to_dict().items() if k not in ("seconds", "embed_seconds", "entity_seconds")}
 
 
 def assert_same_index(a: Path, b: Path) -> None:
     """Every field of two indexes: manifest, documents, every array (exact, except vectors:
     within float tolerance), and the answers."""
     ma, mb = store.read_manifest(a), store.read_manifest(b)
-    for key in ("model", "dim", "chunking", "ingest_version", "vector_index", "counts", "files", "format_version"):
+    for key in ("model", "dim", "chunking", "ingest_version", "vector_index", "counts", "files", "format_version",
+                "entities"):
         assert ma.get(key) == mb.get(key), key
     for key in ("added", "changed", "removed", "failed", "warnings", "documents", "chunks", "embedded_chunks"):
         assert ma["last_build"][key] == mb["last_build"][key], key
