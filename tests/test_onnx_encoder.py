@@ -11,7 +11,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from qa.embed import get_encoder  # noqa: E402
-from qa.onnx_encoder import OnnxEncoder, export  # noqa: E402
+from qa.onnx_encoder import QUANT_CANDIDATES, OnnxEncoder, export  # noqa: E402
 from qa.settings import bundled_model_path  # noqa: E402
 
 TEXTS = [
@@ -81,6 +81,27 @@ def test_encode_with_spans_matches_torch(encoders, name):
     assert min(cosines) >= 0.99, sorted(cosines)[:5]
     # A span past the window takes the chunk's own vector, as in the torch encoder.
     assert np.allclose(pooled[3][-1], vectors[3], atol=1e-5)
+
+
+def test_int8_export_keeps_the_setting_closest_to_fp32(encoders, tmp_path):
+    """Every quantisation setting is tried and the closest to fp32 (texts and their sentences)
+    is kept: which one that is depends on the CPU's int8 kernels. None close enough: an error,
+    and no file left behind."""
+    import json
+    import shutil
+
+    torch_encoder, onnx = encoders
+    meta = json.loads((onnx["int8"].onnx_path.parent / "export.json").read_text())
+    tried = meta["int8_tried"]
+    assert len(tried) == len(QUANT_CANDIDATES)
+    assert meta["int8"]["min_cosine_to_fp32"] == max(t["min_cosine"] for t in tried) >= 0.99
+    closest = max(tried, key=lambda t: t["min_cosine"])
+    assert {k: meta["int8"][k] for k in ("weight_type", "reduce_range")} == \
+        {k: closest[k] for k in ("weight_type", "reduce_range")}
+    shutil.copy(onnx["fp32"].onnx_path, tmp_path / onnx["fp32"].onnx_path.name)
+    with pytest.raises(RuntimeError, match="no int8 setting reached cosine 1.01"):
+        export(torch_encoder, tmp_path, int8=True, min_cosine=1.01)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
 
 
 def test_tokenizer_helpers_are_the_encoders(encoders):
