@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .answer import sentences
 from .pooling import Embedded, Spans, mean_pool, normalize, pool
 from .torch_encoder import Encoder
 
@@ -89,7 +90,8 @@ def export(encoder: Encoder, folder: str | os.PathLike, *, int8: bool = False, o
     Returns the path of the model to run (the int8 one when asked). An existing file is reused
     unless ``overwrite``. Each of ``QUANT_CANDIDATES`` is tried on ``check_texts``: the lowest
     cosine to fp32 of their vectors and of their sentences' span vectors (what the quote and the
-    sentence scores read) decides, the highest kept. ``folder``/export.json records seconds, sizes, settings and cosines.
+    sentence scores read) decides, the highest kept. ``folder``/export.json records seconds,
+    sizes, settings and cosines.
     Raises RuntimeError when no quantisation setting reaches ``min_cosine``.
     """
     import torch
@@ -126,28 +128,26 @@ def export(encoder: Encoder, folder: str | os.PathLike, *, int8: bool = False, o
     if out.exists() and not overwrite:
         return out
     reference = _check_vectors(_session(fp32, 2), encoder, check_texts)
-    tried, best = [], None
+    tried, files, cosines = [], [], []
     for n, candidate in enumerate(QUANT_CANDIDATES):
         started = time.perf_counter()
-        tmp = out.with_suffix(f".{n}.tmp")
-        _quantize(fp32, tmp, **candidate)
+        files.append(out.with_suffix(f".{n}.tmp"))
+        _quantize(fp32, files[-1], **candidate)
         seconds = time.perf_counter() - started
-        vectors = _check_vectors(_session(tmp, 2), encoder, check_texts)
-        cosine = float((vectors * reference).sum(1).min())
-        tried.append({**candidate, "min_cosine": round(cosine, 5), "seconds": round(seconds, 2)})
+        vectors = _check_vectors(_session(files[-1], 2), encoder, check_texts)
+        cosines.append(float((vectors * reference).sum(1).min()))
+        tried.append({**candidate, "min_cosine": round(cosines[-1], 5), "seconds": round(seconds, 2)})
         if log:
-            log(f"int8 {candidate}: min cosine {cosine:.4f} to fp32 ({seconds:.1f} s)")
-        if best is None or cosine > best[0]:
-            if best is not None:
-                best[2].unlink()
-            best = (cosine, candidate, tmp, seconds)
-        else:
-            tmp.unlink()
-    cosine, candidate, tmp, seconds = best
-    if cosine < min_cosine:
-        tmp.unlink()
+            log(f"int8 {candidate}: min cosine {cosines[-1]:.4f} to fp32 ({seconds:.1f} s)")
+    best = int(np.argmax(cosines))  # the first of equals
+    kept = best if cosines[best] >= min_cosine else None
+    for i, path in enumerate(files):
+        if i != kept:
+            path.unlink()
+    if kept is None:
         raise RuntimeError(f"no int8 setting reached cosine {min_cosine} to the fp32 export: {tried}")
-    tmp.replace(out)
+    files[best].replace(out)
+    candidate, cosine, seconds = QUANT_CANDIDATES[best], cosines[best], tried[best]["seconds"]
     meta.update({"int8": {**candidate, "per_channel": True, "op_types": ["MatMul"],
                           "min_cosine_to_fp32": round(cosine, 5), "seconds": round(seconds, 2),
                           "bytes": out.stat().st_size}, "int8_tried": tried})
@@ -182,17 +182,13 @@ def _feed(encoded) -> dict[str, np.ndarray]:
 
 
 def _check_vectors(session, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-    """The texts' mean-pooled vectors, then those of their sentences (spans cut after ". "), one
-    forward pass: what ``export`` compares to fp32."""
+    """The texts' mean-pooled vectors, then those of their sentences (``qa.answer.sentences``,
+    as the build cuts them), one forward pass: what ``export`` compares to fp32."""
     enc = encoder.tokenizer(list(texts), padding=True, truncation=True, max_length=encoder.max_tokens,
                             return_tensors="np", return_offsets_mapping=True)
     offsets = enc.pop("offset_mapping")
     tokens = session.run([OUTPUT], _feed(enc))[0]
-    spans = []
-    for text in texts:
-        cuts = [0] + [i + 2 for i in range(len(text)) if text.startswith(". ", i)] + [len(text) + 1]
-        spans.append([(a, b - 1) for a, b in zip(cuts, cuts[1:]) if b - 1 > a])
-    pooled = pool(tokens, enc["attention_mask"], offsets, spans)
+    pooled = pool(tokens, enc["attention_mask"], offsets, [sentences(text) for text in texts])
     parts = [pooled.vectors, *[v for v in pooled.span_vectors if len(v)]]
     return np.vstack(parts).astype("float32")
 
